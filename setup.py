@@ -1,0 +1,14 @@
+"""Build the compiled recurrence kernels (``typedrl._kernels``); all other metadata lives in pyproject.toml."""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "typedrl._kernels",
+            sources=["typedrl/_kernels.c"],
+            depends=["typedrl/_kernels_impl.h"],
+            extra_compile_args=["-O3", "-fno-math-errno", "-std=c11"],
+        )
+    ]
+)

@@ -1,0 +1,115 @@
+/*
+ * typedrl._kernels: the backward linear recurrences behind GAE and discounted returns, on CPU memory.
+ *
+ * Both are   a[t] = d[t] + c[t] * a[t+1]   run from t = T-1 down to 0 over a time-major [T, N] array:
+ *
+ *   GAE:      d = r + g * (term ? 0 : V') - V          c = done ? 0 : g * lam          a[T] = 0
+ *   returns:  d = r + (trunc && !term ? g * V' : 0)    c = done ? 0 : g                a[T] = V'[T-1] (0 without V')
+ *
+ * where g is gamma (one scalar, or one per element) and done = term | trunc. The Python side (typedrl/returns.py)
+ * validates dtype, device, contiguity and sizes before calling; these functions trust the pointers they get.
+ *
+ * The loops themselves are in _kernels_impl.h, included once for float and once for double. Three loop shapes,
+ * chosen by N: rows (N >= 64, the loop over a row vectorises), blocks of 8 columns (8 <= N < 64, vectorised with
+ * the running values in registers), and single columns with four steps folded into one (N < 8, where one long
+ * dependency chain bounds the speed).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && !defined(__clang__)
+#define TYPEDRL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define TYPEDRL_CLONES
+#endif
+
+#define KIND_GAE 0
+#define KIND_RETURNS 1
+
+typedef uint8_t bytes8 __attribute__((vector_size(8)));
+
+#define REAL float
+#define INT int32_t
+#define NAME(x) x##_f32
+#include "_kernels_impl.h"
+#undef REAL
+#undef INT
+#undef NAME
+
+#define REAL double
+#define INT int64_t
+#define NAME(x) x##_f64
+#include "_kernels_impl.h"
+#undef REAL
+#undef INT
+#undef NAME
+
+static int as_pointer(PyObject *obj, void **ptr)
+{
+    if (obj == Py_None) {
+        *ptr = NULL;
+        return 0;
+    }
+    *ptr = PyLong_AsVoidPtr(obj);
+    return (*ptr == NULL && PyErr_Occurred()) ? -1 : 0;
+}
+
+PyDoc_STRVAR(recurrence_doc,
+             "recurrence(kind, double, out, rewards, values, next_values, terminated, truncated, gammas, gamma, lam, "
+             "T, N)\n--\n\n"
+             "Run the backward recurrence over contiguous CPU buffers given as integer addresses (None for absent "
+             "ones).\nkind 0 is GAE, 1 is discounted returns; double selects float64 over float32. The caller "
+             "guarantees the buffers hold T*N elements of the right type.");
+
+static PyObject *recurrence(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 13) {
+        PyErr_Format(PyExc_TypeError, "recurrence expects 13 arguments, got %zd", nargs);
+        return NULL;
+    }
+    const long kind = PyLong_AsLong(args[0]);
+    const int is_double = PyObject_IsTrue(args[1]);
+    void *out, *r, *v, *nv, *te, *tr, *gam;
+    if ((kind == -1 && PyErr_Occurred()) || is_double < 0 || as_pointer(args[2], &out) || as_pointer(args[3], &r) ||
+        as_pointer(args[4], &v) || as_pointer(args[5], &nv) || as_pointer(args[6], &te) ||
+        as_pointer(args[7], &tr) || as_pointer(args[8], &gam))
+        return NULL;
+    const double g0 = PyFloat_AsDouble(args[9]);
+    const double lam = PyFloat_AsDouble(args[10]);
+    const Py_ssize_t T = PyLong_AsSsize_t(args[11]);
+    const Py_ssize_t N = PyLong_AsSsize_t(args[12]);
+    if (PyErr_Occurred())
+        return NULL;
+    if ((kind != KIND_GAE && kind != KIND_RETURNS) || T < 0 || N < 0 || out == NULL || r == NULL || te == NULL ||
+        tr == NULL || (kind == KIND_GAE && (v == NULL || nv == NULL))) {
+        PyErr_SetString(PyExc_ValueError, "recurrence: inconsistent arguments");
+        return NULL;
+    }
+    if (T == 0 || N == 0)
+        Py_RETURN_NONE;
+    const int has_gam = gam != NULL, has_nv = nv != NULL;
+    Py_BEGIN_ALLOW_THREADS
+    if (is_double)
+        run_f64((int)kind, has_gam, has_nv, (double *)out, (const double *)r, (const double *)v,
+                (const double *)nv, (const uint8_t *)te, (const uint8_t *)tr, (const double *)gam, g0, lam, T, N);
+    else
+        run_f32((int)kind, has_gam, has_nv, (float *)out, (const float *)r, (const float *)v, (const float *)nv,
+                (const uint8_t *)te, (const uint8_t *)tr, (const float *)gam, (float)g0, (float)lam, T, N);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"recurrence", (PyCFunction)(void (*)(void))recurrence, METH_FASTCALL, recurrence_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "typedrl._kernels", "Compiled backward recurrences for GAE and discounted returns.", -1,
+    methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }

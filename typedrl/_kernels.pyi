@@ -1,0 +1,16 @@
+def recurrence(
+    kind: int,
+    double: bool,
+    out: int,
+    rewards: int,
+    values: int | None,
+    next_values: int | None,
+    terminated: int,
+    truncated: int,
+    gammas: int | None,
+    gamma: float,
+    lam: float,
+    T: int,  # noqa: N803
+    N: int,  # noqa: N803
+    /,
+) -> None: ...

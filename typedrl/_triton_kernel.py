@@ -1,0 +1,57 @@
+"""The Triton kernel for the backward recurrence on CUDA (imported only when Triton is installed).
+
+One launch per call: program ``p`` owns trajectories ``[p·BLOCK, (p+1)·BLOCK)`` and walks time backwards, so
+each element is read and written once. ``d`` and ``c`` are as in ``typedrl/_kernels.c``. Triton kernels are not
+typeable Python, so mypy skips this module (mypy.ini).
+Integer arguments equal to 1 arrive as Python constants (Triton specialises them), hence ``tl.cast``.
+"""
+
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def recurrence_kernel(
+    out,
+    r,
+    v,
+    nv,
+    te,
+    tr,
+    gam,
+    g0,
+    lam,
+    T,
+    N,
+    KIND: tl.constexpr,
+    HAS_GAM: tl.constexpr,
+    HAS_NV: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
+    columns = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = columns < N
+    zero = tl.zeros([BLOCK], dtype=r.dtype.element_ty)
+    if KIND == 1 and HAS_NV:
+        following = tl.load(nv + tl.cast(T - 1, tl.int64) * N + columns, mask=mask, other=0.0)
+    else:
+        following = zero
+    for step in range(T):
+        index = tl.cast(T - 1 - step, tl.int64) * N + columns
+        reward = tl.load(r + index, mask=mask, other=0.0)
+        term = tl.load(te + index, mask=mask, other=0) != 0
+        done = term | (tl.load(tr + index, mask=mask, other=0) != 0)
+        g = tl.load(gam + index, mask=mask, other=0.0) if HAS_GAM else zero + g0
+        if KIND == 0:
+            value = tl.load(v + index, mask=mask, other=0.0)
+            bootstrap = tl.load(nv + index, mask=mask, other=0.0)
+            d = reward + tl.where(term, zero, g * bootstrap) - value
+            c = tl.where(done, zero, g * lam)
+        else:
+            if HAS_NV:
+                bootstrap = tl.load(nv + index, mask=mask, other=0.0)
+                d = tl.where(done & (~term), reward + g * bootstrap, reward)
+            else:
+                d = reward
+            c = tl.where(done, zero, g)
+        following = d + c * following
+        tl.store(out + index, following, mask=mask)

@@ -1,0 +1,168 @@
+"""Reference return and advantage math on plain Python floats: the specification.
+
+Every function here is a readable reverse loop over one trajectory of ``T`` steps, index ``t`` as in
+``conventions`` (docs/conventions.md): ``reward[t]`` is what ``env.step(a_t)`` returned, ``terminated[t]`` stops
+bootstrapping, ``truncated[t]`` bootstraps from ``next_values[t]``, and ``done[t] = terminated[t] or truncated[t]``
+cuts every recursion. ``gamma`` is one float or one discount per step.
+
+No torch, no numpy, no state: this module is the oracle the fast tensor versions in :mod:`typedrl.returns`
+are property-tested against.
+"""
+
+import math
+from collections.abc import Sequence
+
+from typedrl.errors import HyperparameterError, InputError
+
+__all__ = ["discounted_returns", "gae", "lambda_returns", "normalize_advantages", "td_errors"]
+
+Gamma = float | Sequence[float]
+
+
+def _check_unit(where: str, name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:  # also rejects NaN
+        raise HyperparameterError(f"{where}: {name} is {value!r}; expected a float in [0, 1]")
+
+
+def _gammas(where: str, gamma: Gamma, horizon: int) -> list[float]:
+    if isinstance(gamma, int | float):
+        _check_unit(where, "gamma", float(gamma))
+        return [float(gamma)] * horizon
+    gammas = [float(g) for g in gamma]
+    if len(gammas) != horizon:
+        raise InputError(f"{where}: gamma has {len(gammas)} steps; expected {horizon} (one per reward)")
+    for t, g in enumerate(gammas):
+        if not 0.0 <= g <= 1.0:
+            raise HyperparameterError(f"{where}: gamma[{t}] is {g!r}; expected a float in [0, 1]")
+    return gammas
+
+
+def _same_length(where: str, horizon: int, **fields: Sequence[float] | Sequence[bool]) -> None:
+    for name, values in fields.items():
+        if len(values) != horizon:
+            raise InputError(f"{where}: {name} has {len(values)} steps; expected {horizon} (as rewards)")
+
+
+def td_errors(
+    rewards: Sequence[float],
+    values: Sequence[float],
+    next_values: Sequence[float],
+    terminated: Sequence[bool],
+    *,
+    gamma: Gamma,
+) -> list[float]:
+    """One-step TD errors.
+
+    ``δₜ = rₜ + γₜ · (1 − terminatedₜ) · V'ₜ − Vₜ``
+
+    ``V'ₜ = next_values[t]`` is the value of the observation step ``t`` produced (the final observation of an
+    episode at a done step). A truncated step still bootstraps; only termination stops it.
+    """
+    horizon = len(rewards)
+    _same_length("td_errors", horizon, values=values, next_values=next_values, terminated=terminated)
+    gammas = _gammas("td_errors", gamma, horizon)
+    out: list[float] = []
+    for t in range(horizon):
+        bootstrap = 0.0 if terminated[t] else gammas[t] * next_values[t]
+        out.append(rewards[t] + bootstrap - values[t])
+    return out
+
+
+def gae(
+    rewards: Sequence[float],
+    values: Sequence[float],
+    next_values: Sequence[float],
+    terminated: Sequence[bool],
+    truncated: Sequence[bool],
+    *,
+    gamma: Gamma,
+    lam: float,
+) -> list[float]:
+    """Generalized advantage estimation (Schulman et al. 2016, arXiv:1506.02438).
+
+    ``Aₜ = δₜ + γₜ · λ · (1 − doneₜ) · Aₜ₊₁``,  ``A_T = 0``,  with ``δₜ`` from :func:`td_errors`.
+
+    The last step of a rollout that ends mid-episode (neither flag set) is ``A_{T−1} = δ_{T−1}``, which
+    bootstraps from ``next_values[T−1]``.
+    """
+    horizon = len(rewards)
+    _same_length("gae", horizon, values=values, next_values=next_values, terminated=terminated, truncated=truncated)
+    _check_unit("gae", "lam", float(lam))
+    gammas = _gammas("gae", gamma, horizon)
+    deltas = td_errors(rewards, values, next_values, terminated, gamma=gammas)
+    out = [0.0] * horizon
+    advantage = 0.0  # A_T
+    for t in reversed(range(horizon)):
+        done = terminated[t] or truncated[t]
+        advantage = deltas[t] + (0.0 if done else gammas[t] * lam * advantage)
+        out[t] = advantage
+    return out
+
+
+def lambda_returns(
+    rewards: Sequence[float],
+    values: Sequence[float],
+    next_values: Sequence[float],
+    terminated: Sequence[bool],
+    truncated: Sequence[bool],
+    *,
+    gamma: Gamma,
+    lam: float,
+) -> list[float]:
+    """λ-returns, the value targets: ``G^λₜ = Aₜ + Vₜ`` with ``Aₜ`` from :func:`gae`.
+
+    Equivalently ``G^λₜ = rₜ + γₜ(1 − terminatedₜ)[(1 − λ(1 − doneₜ)) V'ₜ + λ(1 − doneₜ) G^λₜ₊₁]``.
+    """
+    advantages = gae(rewards, values, next_values, terminated, truncated, gamma=gamma, lam=lam)
+    return [a + v for a, v in zip(advantages, values, strict=True)]
+
+
+def discounted_returns(
+    rewards: Sequence[float],
+    terminated: Sequence[bool],
+    truncated: Sequence[bool],
+    *,
+    gamma: Gamma,
+    next_values: Sequence[float] | None = None,
+) -> list[float]:
+    """Discounted returns (reward-to-go) that bootstrap at truncations and at the end of the rollout.
+
+    ``Gₜ = rₜ + γₜ · (1 − terminatedₜ) · (V'ₜ if doneₜ else Gₜ₊₁)``,  ``G_T = V'_{T−1}``
+
+    Without ``next_values`` (``V' ≡ 0``) this is the Monte Carlo reward-to-go inside the rollout,
+    ``Gₜ = rₜ + γₜ (1 − doneₜ) Gₜ₊₁`` (``γ = 1`` gives the undiscounted sum to the episode's end).
+    """
+    horizon = len(rewards)
+    _same_length("discounted_returns", horizon, terminated=terminated, truncated=truncated)
+    if next_values is not None:
+        _same_length("discounted_returns", horizon, next_values=next_values)
+    gammas = _gammas("discounted_returns", gamma, horizon)
+    bootstrap = [0.0] * horizon if next_values is None else [float(v) for v in next_values]
+    out = [0.0] * horizon
+    following = bootstrap[-1] if horizon else 0.0  # G_T = V'_{T-1}
+    for t in reversed(range(horizon)):
+        done = terminated[t] or truncated[t]
+        continuation = bootstrap[t] if done else following
+        following = rewards[t] + (0.0 if terminated[t] else gammas[t] * continuation)
+        out[t] = following
+    return out
+
+
+def normalize_advantages(advantages: Sequence[float]) -> list[float]:
+    """Z-score advantages with the population standard deviation, never producing NaN.
+
+    ``Âᵢ = (Aᵢ − mean(A)) / std(A)``  with  ``std(A) = sqrt(mean((A − mean(A))²))``;
+    where ``std(A) = 0`` (all advantages equal, or a single element) the result is ``A − mean(A) = 0``.
+    An empty input gives an empty output.
+    """
+    count = len(advantages)
+    if count == 0:
+        return []
+    if max(advantages) == min(advantages):  # std is 0; A − mean(A) is exactly 0 (rounding aside)
+        return [0.0] * count
+    mean = math.fsum(advantages) / count
+    centred = [a - mean for a in advantages]
+    std = math.sqrt(math.fsum(c * c for c in centred) / count)
+    if std == 0.0:
+        return centred
+    return [c / std for c in centred]
