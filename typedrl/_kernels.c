@@ -9,10 +9,10 @@
  * where g is gamma (one scalar, or one per element) and done = term | trunc. The Python side (typedrl/returns.py)
  * validates dtype, device, contiguity and sizes before calling; these functions trust the pointers they get.
  *
- * The loops themselves are in _kernels_impl.h, included once for float and once for double. Three loop shapes,
- * chosen by N: rows (N >= 64, the loop over a row vectorises), blocks of 8 columns (8 <= N < 64, vectorised with
- * the running values in registers), and single columns with four steps folded into one (N < 8, where one long
- * dependency chain bounds the speed).
+ * The loops themselves are in _kernels_impl.h, included once for float and once for double. Two loop shapes,
+ * chosen by N: rows (N >= 64: the loop over a row vectorises and shares the chain latency across the row), and
+ * chunks (N < 64: d and c of 64 time steps in one flat vectorised pass, then a scan that folds four steps into
+ * one, in 8-lane vectors where N allows and one column at a time for the rest).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -28,22 +28,16 @@
 #define KIND_GAE 0
 #define KIND_RETURNS 1
 
-typedef uint8_t bytes8 __attribute__((vector_size(8)));
-
 #define REAL float
-#define INT int32_t
 #define NAME(x) x##_f32
 #include "_kernels_impl.h"
 #undef REAL
-#undef INT
 #undef NAME
 
 #define REAL double
-#define INT int64_t
 #define NAME(x) x##_f64
 #include "_kernels_impl.h"
 #undef REAL
-#undef INT
 #undef NAME
 
 static int as_pointer(PyObject *obj, void **ptr)

@@ -50,9 +50,8 @@ INLINE void NAME(rows)(ARGS_DECL)
     }
 }
 
-/* Eight lanes of REAL, and the integer lanes of the same width that hold comparison masks (-1 or 0). */
+/* Eight lanes of REAL. */
 typedef REAL NAME(vec) __attribute__((vector_size(8 * sizeof(REAL))));
-typedef INT NAME(mask) __attribute__((vector_size(8 * sizeof(REAL))));
 
 INLINE NAME(vec) NAME(load)(const REAL *p)
 {
@@ -63,115 +62,85 @@ INLINE NAME(vec) NAME(load)(const REAL *p)
 
 INLINE void NAME(store)(REAL *p, NAME(vec) x) { memcpy(p, &x, sizeof x); }
 
-INLINE NAME(mask) NAME(flags)(const uint8_t *p)
-{
-    bytes8 b;
-    memcpy(&b, p, sizeof b);
-    return __builtin_convertvector(b, NAME(mask)) != 0;
-}
+/* N < 64, in chunks of CHUNK time steps: first d and c of the whole chunk in one flat pass (independent
+   elements: it vectorises fully), then the backward scan, which does little more than load, multiply-add and
+   store: blocks of 8 columns in vector registers, and the N % 8 columns left over one at a time. Both fold four
+   steps into one,  a[t-3] = D + C * a[t+1]  with D and C computed off the chain, so the dependency chain that
+   bounds a long narrow scan is a quarter as long. */
+#define CHUNK 64
+#define FOLD4(a, d0, c0, d1, c1, d2, c2, d3, c3, o, stride, store)                                              \
+    do {                                                                                                          \
+        const __typeof__(a) a0_ = (d0) + (c0) * (a), a1_ = (d1) + (c1) * a0_;                                     \
+        const __typeof__(a) D_ = (d3) + (c3) * ((d2) + (c2) * ((d1) + (c1) * (d0))), C_ = ((c3) * (c2)) * ((c1) * (c0)); \
+        store((o), a0_);                                                                                          \
+        store((o) - (stride), a1_);                                                                               \
+        store((o) - 2 * (stride), (d2) + (c2) * a1_);                                                             \
+        (a) = D_ + C_ * (a);                                                                                      \
+        store((o) - 3 * (stride), (a));                                                                           \
+    } while (0)
+#define SCALAR_STORE(p, x) (*(p) = (x))
 
-/* x where the mask is set, +0 elsewhere: a bitwise select, so an inf or NaN that is masked out never leaks. */
-INLINE NAME(vec) NAME(keep)(NAME(mask) m, NAME(vec) x) { return (NAME(vec))(m & (NAME(mask))x); }
-
-/* d and c of the 8 elements starting at i: step() above, eight lanes at once. */
-INLINE void NAME(vstep)(const int kind, const int has_gam, const int has_nv, Py_ssize_t i, const REAL *restrict r,
-                        const REAL *restrict v, const REAL *restrict nv, const uint8_t *restrict te,
-                        const uint8_t *restrict tr, const REAL *restrict gam, REAL g0, REAL lam, NAME(vec) *d,
-                        NAME(vec) *c)
+INLINE void NAME(chunked)(ARGS_DECL)
 {
-    const NAME(vec) zero = {0};
-    const NAME(vec) g = has_gam ? NAME(load)(gam + i) : zero + g0;
-    const NAME(mask) term = NAME(flags)(te + i);
-    const NAME(mask) done = term | NAME(flags)(tr + i);
-    if (kind == KIND_GAE) {
-        *d = NAME(load)(r + i) + NAME(keep)(~term, g * NAME(load)(nv + i)) - NAME(load)(v + i);
-        *c = NAME(keep)(~done, g * lam);
-    } else {
-        *d = has_nv ? NAME(load)(r + i) + NAME(keep)(done & ~term, g * NAME(load)(nv + i)) : NAME(load)(r + i);
-        *c = NAME(keep)(~done, g);
+    REAL dbuf[CHUNK * 64], cbuf[CHUNK * 64];
+    NAME(vec) acc[8];
+    REAL tail[8];
+    const Py_ssize_t lanes = N / 8;
+    for (Py_ssize_t b = 0; b < lanes; ++b) {
+        const NAME(vec) zero = {0};
+        acc[b] = (kind == KIND_RETURNS && has_nv) ? NAME(load)(nv + (T - 1) * N + 8 * b) : zero;
     }
-}
-
-/* 8 <= N < 64: walk time over blocks of 8 columns held in vector registers (nothing read aliases the output),
-   with four steps folded into one as in columns() below, so the dependency chain is a quarter as long.
-   Returns the first column it did not cover. */
-INLINE Py_ssize_t NAME(blocks)(ARGS_DECL)
-{
-#define VSTEP(i, d, c) NAME(vstep)(kind, has_gam, has_nv, (i), r, v, nv, te, tr, gam, g0, lam, (d), (c))
-    Py_ssize_t n = 0;
-    for (; n + 8 <= N; n += 8) {
-        NAME(vec) acc = {0};
-        if (kind == KIND_RETURNS && has_nv)
-            acc = NAME(load)(nv + (T - 1) * N + n);
-        Py_ssize_t t = T - 1;
-        for (; t >= 3; t -= 4) {
-            NAME(vec) d0, c0, d1, c1, d2, c2, d3, c3;
-            VSTEP(t * N + n, &d0, &c0);
-            VSTEP((t - 1) * N + n, &d1, &c1);
-            VSTEP((t - 2) * N + n, &d2, &c2);
-            VSTEP((t - 3) * N + n, &d3, &c3);
-            const NAME(vec) D = d3 + c3 * (d2 + c2 * (d1 + c1 * d0));
-            const NAME(vec) C = (c3 * c2) * (c1 * c0);
-            const NAME(vec) a0 = d0 + c0 * acc;
-            const NAME(vec) a1 = d1 + c1 * a0;
-            NAME(store)(out + t * N + n, a0);
-            NAME(store)(out + (t - 1) * N + n, a1);
-            NAME(store)(out + (t - 2) * N + n, d2 + c2 * a1);
-            acc = D + C * acc;
-            NAME(store)(out + (t - 3) * N + n, acc);
+    for (Py_ssize_t n = 8 * lanes; n < N; ++n)
+        tail[n - 8 * lanes] = INITIAL(n);
+    for (Py_ssize_t hi = T; hi > 0; hi -= CHUNK) {
+        const Py_ssize_t lo = hi > CHUNK ? hi - CHUNK : 0;
+        const Py_ssize_t count = (hi - lo) * N;
+        for (Py_ssize_t i = 0; i < count; ++i)
+            STEP(lo * N + i, &dbuf[i], &cbuf[i]);
+        for (Py_ssize_t b = 0; b < lanes; ++b) {
+            NAME(vec) a = acc[b];
+            Py_ssize_t t = hi - 1;
+            for (; t - 3 >= lo; t -= 4) {
+                const Py_ssize_t k = (t - lo) * N + 8 * b;
+                FOLD4(a, NAME(load)(dbuf + k), NAME(load)(cbuf + k), NAME(load)(dbuf + k - N),
+                      NAME(load)(cbuf + k - N), NAME(load)(dbuf + k - 2 * N), NAME(load)(cbuf + k - 2 * N),
+                      NAME(load)(dbuf + k - 3 * N), NAME(load)(cbuf + k - 3 * N), out + t * N + 8 * b, N,
+                      NAME(store));
+            }
+            for (; t >= lo; --t) {
+                const Py_ssize_t k = (t - lo) * N + 8 * b;
+                a = NAME(load)(dbuf + k) + NAME(load)(cbuf + k) * a;
+                NAME(store)(out + t * N + 8 * b, a);
+            }
+            acc[b] = a;
         }
-        for (; t >= 0; --t) {
-            NAME(vec) d, c;
-            VSTEP(t * N + n, &d, &c);
-            acc = d + c * acc;
-            NAME(store)(out + t * N + n, acc);
-        }
-    }
-    return n;
-#undef VSTEP
-}
-
-/* Few columns: one column at a time, four steps folded into one so the dependency chain is a quarter as long:
-   a[t-3] = D + C * a[t+1], with D and C computed off the chain. */
-INLINE void NAME(columns)(ARGS_DECL, Py_ssize_t first)
-{
-    for (Py_ssize_t n = first; n < N; ++n) {
-        REAL a = INITIAL(n);
-        Py_ssize_t t = T - 1;
-        for (; t >= 3; t -= 4) {
-            REAL d0, c0, d1, c1, d2, c2, d3, c3;
-            STEP(t * N + n, &d0, &c0);
-            STEP((t - 1) * N + n, &d1, &c1);
-            STEP((t - 2) * N + n, &d2, &c2);
-            STEP((t - 3) * N + n, &d3, &c3);
-            const REAL D = d3 + c3 * (d2 + c2 * (d1 + c1 * d0));
-            const REAL C = (c3 * c2) * (c1 * c0);
-            const REAL a0 = d0 + c0 * a;
-            const REAL a1 = d1 + c1 * a0;
-            const REAL a2 = d2 + c2 * a1;
-            out[t * N + n] = a0;
-            out[(t - 1) * N + n] = a1;
-            out[(t - 2) * N + n] = a2;
-            a = D + C * a;
-            out[(t - 3) * N + n] = a;
-        }
-        for (; t >= 0; --t) {
-            REAL d, c;
-            STEP(t * N + n, &d, &c);
-            a = d + c * a;
-            out[t * N + n] = a;
+        for (Py_ssize_t n = 8 * lanes; n < N; ++n) {
+            REAL a = tail[n - 8 * lanes];
+            Py_ssize_t t = hi - 1;
+            for (; t - 3 >= lo; t -= 4) {
+                const Py_ssize_t k = (t - lo) * N + n;
+                FOLD4(a, dbuf[k], cbuf[k], dbuf[k - N], cbuf[k - N], dbuf[k - 2 * N], cbuf[k - 2 * N],
+                      dbuf[k - 3 * N], cbuf[k - 3 * N], out + t * N + n, N, SCALAR_STORE);
+            }
+            for (; t >= lo; --t) {
+                const Py_ssize_t k = (t - lo) * N + n;
+                a = dbuf[k] + cbuf[k] * a;
+                out[t * N + n] = a;
+            }
+            tail[n - 8 * lanes] = a;
         }
     }
 }
+#undef SCALAR_STORE
+#undef FOLD4
+#undef CHUNK
 
 INLINE void NAME(shape)(ARGS_DECL)
 {
-    if (N >= 64) {
+    if (N >= 64)
         NAME(rows)(kind, has_gam, has_nv, out, r, v, nv, te, tr, gam, g0, lam, T, N);
-    } else {
-        const Py_ssize_t first = NAME(blocks)(kind, has_gam, has_nv, out, r, v, nv, te, tr, gam, g0, lam, T, N);
-        NAME(columns)(kind, has_gam, has_nv, out, r, v, nv, te, tr, gam, g0, lam, T, N, first);
-    }
+    else
+        NAME(chunked)(kind, has_gam, has_nv, out, r, v, nv, te, tr, gam, g0, lam, T, N);
 }
 
 /* The entry point for this type: turn the runtime flags into constants. */

@@ -94,6 +94,34 @@ def _recurrence(
     lam: float,
 ) -> Tensor:
     """Check the arguments and run ``aₜ = dₜ + cₜ aₜ₊₁`` backwards (see typedrl/_kernels.c for d and c)."""
+    # Fast path: one predicate for the common case (CPU, float32/64, matching shapes, bool flags, float gamma).
+    # It costs about half of the named checks below, which run only when it fails and say what is wrong.
+    try:
+        shape = rewards.shape
+        dtype = rewards.dtype
+        fast = (
+            type(gamma) is float
+            and 0.0 <= gamma <= 1.0
+            and (dtype is torch.float32 or dtype is torch.float64)
+            and rewards.is_cpu
+            and len(shape) > 0
+            and terminated.dtype is torch.bool
+            and truncated.dtype is torch.bool
+            and terminated.shape == shape
+            and truncated.shape == shape
+            and terminated.is_cpu
+            and truncated.is_cpu
+            and (values is None or (values.dtype is dtype and values.shape == shape and values.is_cpu))
+            and (
+                next_values is None
+                or (next_values.dtype is dtype and next_values.shape == shape and next_values.is_cpu)
+            )
+        )
+    except AttributeError:  # not a tensor: the named checks below say which argument
+        fast = False
+    if fast:
+        return _cpu_recurrence(kind, rewards, values, next_values, terminated, truncated, gamma, None, lam)  # type: ignore[arg-type]
+
     _check_rewards(where, rewards)
     for name, tensor in (("values", values), ("next_values", next_values)):
         if tensor is not None:
@@ -142,7 +170,7 @@ def _cpu_recurrence(
     terminated = terminated.contiguous()
     truncated = truncated.contiguous()
     gammas = None if gammas is None else gammas.contiguous()
-    out = torch.empty_like(rewards, memory_format=torch.contiguous_format)
+    out = torch.empty_like(rewards)  # rewards is contiguous here, so out is too
     horizon = rewards.shape[0]
     _kernels.recurrence(
         kind,
@@ -213,9 +241,9 @@ def gae(
     and bootstrap values come from ``next_values`` rather than from ``values[t+1]``, which is what lets
     truncation and autoreset be handled exactly.
     """
-    return _recurrence(
-        "gae", _KIND_GAE, rewards, values, next_values, terminated, truncated, gamma, _check_unit("gae", "lam", lam)
-    )
+    if type(lam) is not float or not 0.0 <= lam <= 1.0:
+        lam = _check_unit("gae", "lam", lam)
+    return _recurrence("gae", _KIND_GAE, rewards, values, next_values, terminated, truncated, gamma, lam)
 
 
 @checked
