@@ -148,14 +148,15 @@ def bench_cuda(budget: float) -> None:
             for _ in range(3):
                 function()
             torch.cuda.synchronize()
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
+            end = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
             repeats = 50
             start.record()
             for _ in range(repeats):
                 function()
             end.record()
             torch.cuda.synchronize()
-            return start.elapsed_time(end) / repeats * 1e3
+            return float(start.elapsed_time(end)) / repeats * 1e3
 
         with typedrl.shape_checks(False):
             ours = timed(lambda: typedrl.gae(*inputs, gamma=GAMMA, lam=LAM))
