@@ -77,13 +77,16 @@ static PyObject *recurrence(PyObject *self, PyObject *const *args, Py_ssize_t na
     const Py_ssize_t N = PyLong_AsSsize_t(args[12]);
     if (PyErr_Occurred())
         return NULL;
-    if ((kind != KIND_GAE && kind != KIND_RETURNS) || T < 0 || N < 0 || out == NULL || r == NULL || te == NULL ||
-        tr == NULL || (kind == KIND_GAE && (v == NULL || nv == NULL))) {
+    if ((kind != KIND_GAE && kind != KIND_RETURNS) || T < 0 || N < 0) {
         PyErr_SetString(PyExc_ValueError, "recurrence: inconsistent arguments");
         return NULL;
     }
-    if (T == 0 || N == 0)
+    if (T == 0 || N == 0) /* nothing to do; empty tensors may have NULL data pointers */
         Py_RETURN_NONE;
+    if (out == NULL || r == NULL || te == NULL || tr == NULL || (kind == KIND_GAE && (v == NULL || nv == NULL))) {
+        PyErr_SetString(PyExc_ValueError, "recurrence: a required buffer is NULL");
+        return NULL;
+    }
     const int has_gam = gam != NULL, has_nv = nv != NULL;
     Py_BEGIN_ALLOW_THREADS
     if (is_double)

@@ -3,7 +3,8 @@
 Shape checks are **on** by default. They cost a fixed ~20–50 µs per checked call (the public math
 functions, record construction, losses): nothing per environment step. Turn them off for speed runs:
 
-* for the whole process, before or after importing typedrl: ``TYPEDRL_SHAPE_CHECKS=0``;
+* for the whole process, in the environment before typedrl is imported (it is read once, at import):
+  ``TYPEDRL_SHAPE_CHECKS=0``;
 * at run time: ``typedrl.set_shape_checks(False)``;
 * for a block: ``with typedrl.shape_checks(False): ...``.
 

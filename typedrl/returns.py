@@ -230,12 +230,14 @@ def gae(
 ) -> Float[Tensor, " T *batch"]:
     """Generalized advantage estimation (Schulman et al. 2016, arXiv:1506.02438).
 
-    ``Aₜ = δₜ + γₜ · λ · (1 − doneₜ) · Aₜ₊₁``,  ``A_T = 0``,
-    ``δₜ = rₜ + γₜ · (1 − terminatedₜ) · V'ₜ − Vₜ``,  ``doneₜ = terminatedₜ ∨ truncatedₜ``.
+    - ``Aₜ = δₜ + γₜ · λ · (1 − doneₜ) · Aₜ₊₁``,  ``A_T = 0``
+    - ``δₜ = rₜ + γₜ · (1 − terminatedₜ) · V'ₜ − Vₜ``,  ``doneₜ = terminatedₜ ∨ truncatedₜ``
 
     A truncated step bootstraps from ``next_values[t]`` and cuts the recursion; a terminated step does not
     bootstrap (terminated wins when both flags are set). The last step of a rollout that ends mid-episode is
-    ``A_{T−1} = δ_{T−1}``. ``λ = 1`` gives bootstrapped discounted returns minus values, ``λ = 0`` the TD errors.
+    ``A_{T−1} = δ_{T−1}``. ``λ = 0`` gives the TD errors; ``λ = 1`` gives the bootstrapped discounted returns
+    minus the values wherever the values agree with the next values (``values[t+1] == next_values[t]`` at every
+    step that is not done).
 
     Compared with the paper: rewards are indexed by the step that produced them (``rₜ`` from ``env.step(aₜ)``),
     and bootstrap values come from ``next_values`` rather than from ``values[t+1]``, which is what lets
@@ -259,7 +261,9 @@ def lambda_returns(
 ) -> Float[Tensor, " T *batch"]:
     """λ-returns, the value targets: ``G^λₜ = Aₜ + Vₜ`` with ``Aₜ`` the unnormalized :func:`gae`.
 
-    Equivalently ``G^λₜ = rₜ + γₜ(1 − terminatedₜ)[(1 − λ(1 − doneₜ)) V'ₜ + λ(1 − doneₜ) G^λₜ₊₁]``:
+    Where the values agree with the next values (``values[t+1] == next_values[t]`` at every step that is not
+    done) this is the recursion
+    ``G^λₜ = rₜ + γₜ(1 − terminatedₜ)[(1 − λ(1 − doneₜ)) V'ₜ + λ(1 − doneₜ) G^λₜ₊₁]``:
     ``λ = 0`` is the one-step TD target, ``λ = 1`` the bootstrapped discounted return.
     """
     lam = _check_unit("lambda_returns", "lam", lam)
@@ -305,10 +309,18 @@ def normalize_advantages(advantages: Float[Tensor, "*batch"]) -> Float[Tensor, "
         raise InputError(f"normalize_advantages: advantages is {got}; expected a floating tensor")
     if advantages.numel() == 0:
         return advantages.clone()
-    centred = advantages - advantages.mean()
+    dtype = advantages.dtype
+    values = advantages.float() if dtype in (torch.float16, torch.bfloat16) else advantages
+    # Dividing by max|A| first makes the result independent of the scale: no overflow when squaring (a float16
+    # advantage of 300 would), no underflow for tiny advantages, no overflow in the mean near the dtype's limit.
+    scale = values.abs().amax()
+    varies = values.amax() > values.amin()
+    scaled = values / torch.where(varies, scale, torch.ones_like(scale))
+    centred = scaled - scaled.mean()
+    centred = centred - centred.mean()  # a second pass removes the rounding left in the first mean
     # All-equal input: A − mean(A) is exactly 0, though rounding in mean() can leave a tiny residue whose
     # "std" would blow it up to ±1. Dividing by 1 where the spread is 0 keeps the result finite and exact.
-    varies = advantages.amax() > advantages.amin()
     centred = torch.where(varies, centred, torch.zeros_like(centred))
     std = centred.square().mean().sqrt()
-    return centred / torch.where(varies & (std > 0), std, torch.ones_like(std))
+    normalized = centred / torch.where(varies & (std > 0), std, torch.ones_like(std))
+    return normalized.to(dtype)

@@ -20,13 +20,13 @@ Gamma = float | Sequence[float]
 
 
 def _check_unit(where: str, name: str, value: float) -> None:
-    if not 0.0 <= value <= 1.0:  # also rejects NaN
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:  # NaN fails too
         raise HyperparameterError(f"{where}: {name} is {value!r}; expected a float in [0, 1]")
 
 
 def _gammas(where: str, gamma: Gamma, horizon: int) -> list[float]:
     if isinstance(gamma, int | float):
-        _check_unit(where, "gamma", float(gamma))
+        _check_unit(where, "gamma", gamma)
         return [float(gamma)] * horizon
     gammas = [float(g) for g in gamma]
     if len(gammas) != horizon:
@@ -85,10 +85,24 @@ def gae(
     The last step of a rollout that ends mid-episode (neither flag set) is ``A_{T−1} = δ_{T−1}``, which
     bootstraps from ``next_values[T−1]``.
     """
+    return _gae("gae", rewards, values, next_values, terminated, truncated, gamma=gamma, lam=lam)
+
+
+def _gae(
+    where: str,
+    rewards: Sequence[float],
+    values: Sequence[float],
+    next_values: Sequence[float],
+    terminated: Sequence[bool],
+    truncated: Sequence[bool],
+    *,
+    gamma: Gamma,
+    lam: float,
+) -> list[float]:
     horizon = len(rewards)
-    _same_length("gae", horizon, values=values, next_values=next_values, terminated=terminated, truncated=truncated)
-    _check_unit("gae", "lam", float(lam))
-    gammas = _gammas("gae", gamma, horizon)
+    _same_length(where, horizon, values=values, next_values=next_values, terminated=terminated, truncated=truncated)
+    _check_unit(where, "lam", lam)
+    gammas = _gammas(where, gamma, horizon)
     deltas = td_errors(rewards, values, next_values, terminated, gamma=gammas)
     out = [0.0] * horizon
     advantage = 0.0  # A_T
@@ -111,9 +125,10 @@ def lambda_returns(
 ) -> list[float]:
     """λ-returns, the value targets: ``G^λₜ = Aₜ + Vₜ`` with ``Aₜ`` from :func:`gae`.
 
-    Equivalently ``G^λₜ = rₜ + γₜ(1 − terminatedₜ)[(1 − λ(1 − doneₜ)) V'ₜ + λ(1 − doneₜ) G^λₜ₊₁]``.
+    Where ``values[t+1] == next_values[t]`` at every step that is not done, this is the recursion
+    ``G^λₜ = rₜ + γₜ(1 − terminatedₜ)[(1 − λ(1 − doneₜ)) V'ₜ + λ(1 − doneₜ) G^λₜ₊₁]``.
     """
-    advantages = gae(rewards, values, next_values, terminated, truncated, gamma=gamma, lam=lam)
+    advantages = _gae("lambda_returns", rewards, values, next_values, terminated, truncated, gamma=gamma, lam=lam)
     return [a + v for a, v in zip(advantages, values, strict=True)]
 
 
@@ -160,8 +175,13 @@ def normalize_advantages(advantages: Sequence[float]) -> list[float]:
         return []
     if max(advantages) == min(advantages):  # std is 0; A − mean(A) is exactly 0 (rounding aside)
         return [0.0] * count
-    mean = math.fsum(advantages) / count
-    centred = [a - mean for a in advantages]
+    # Scale by max|A| first, so neither the sum nor the squares overflow or underflow at any magnitude.
+    scale = max(abs(a) for a in advantages)
+    scaled = [a / scale for a in advantages]
+    mean = math.fsum(scaled) / count
+    centred = [a - mean for a in scaled]
+    residue = math.fsum(centred) / count  # a second pass removes the rounding left in the first mean
+    centred = [c - residue for c in centred]
     std = math.sqrt(math.fsum(c * c for c in centred) / count)
     if std == 0.0:
         return centred

@@ -1,0 +1,442 @@
+"""typedrl.testing: its strategies honour their parameters, its oracles are the spec, and they catch wrong GAEs."""
+
+import dataclasses
+from collections.abc import Callable
+
+import jaxtyping
+import pytest
+import torch
+from hypothesis import HealthCheck, Phase, find, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+from torch import Tensor
+
+import typedrl
+from typedrl import HyperparameterError, InputError, spec
+from typedrl.testing import (
+    TrajectoryBatch,
+    assert_close_to_reference,
+    assert_matches_reference,
+    gammas,
+    lams,
+    reference_discounted_returns,
+    reference_gae,
+    reference_lambda_returns,
+    reference_normalized_advantages,
+    reference_td_errors,
+    trajectory_batches,
+)
+
+F64 = torch.float64
+# For find(): the first example that satisfies the condition, reproducibly (no shrinking: it is only evidence).
+SEARCH = settings(
+    database=None,
+    derandomize=True,
+    max_examples=1000,
+    phases=[Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+# GAE implementations to test the tools with: one right, two with the mistakes peers make.
+
+
+def loop_gae(
+    rewards: Tensor,
+    values: Tensor,
+    next_values: Tensor,
+    terminated: Tensor,
+    truncated: Tensor,
+    *,
+    gamma: float | Tensor,
+    lam: float,
+    done_read_at_next_step: bool = False,
+    truncation_as_termination: bool = False,
+) -> Tensor:
+    """A plain torch loop over time; the two flags switch on the two classic mistakes."""
+    gammas_ = gamma if isinstance(gamma, Tensor) else torch.full_like(rewards, gamma)
+    done = terminated | truncated
+    no_bootstrap = done if truncation_as_termination else terminated
+    deltas = rewards + gammas_ * torch.where(no_bootstrap, 0.0, next_values) - values
+    out = torch.empty_like(rewards)
+    following = torch.zeros_like(rewards[0])
+    for t in reversed(range(rewards.shape[0])):
+        if done_read_at_next_step:  # the "episode starts" flag of SB3/CleanRL read as if it were done[t]
+            cut = done[t + 1] if t + 1 < rewards.shape[0] else torch.zeros_like(done[t])
+        else:
+            cut = done[t]
+        following = deltas[t] + gammas_[t] * lam * torch.where(cut, 0.0, following)
+        out[t] = following
+    return out
+
+
+def done_read_at_next_step(
+    rewards: Tensor,
+    values: Tensor,
+    next_values: Tensor,
+    terminated: Tensor,
+    truncated: Tensor,
+    *,
+    gamma: float | Tensor,
+    lam: float,
+) -> Tensor:
+    args = (rewards, values, next_values, terminated, truncated)
+    return loop_gae(*args, gamma=gamma, lam=lam, done_read_at_next_step=True)
+
+
+def truncation_as_termination(
+    rewards: Tensor,
+    values: Tensor,
+    next_values: Tensor,
+    terminated: Tensor,
+    truncated: Tensor,
+    *,
+    gamma: float | Tensor,
+    lam: float,
+) -> Tensor:
+    args = (rewards, values, next_values, terminated, truncated)
+    return loop_gae(*args, gamma=gamma, lam=lam, truncation_as_termination=True)
+
+
+def fails(candidate: Callable[..., Tensor], batch: TrajectoryBatch, lam: float) -> bool:
+    try:
+        assert_matches_reference(candidate, batch, lam=lam)
+    except AssertionError:
+        return True
+    return False
+
+
+def test_gae_reading_done_at_the_next_step_is_caught() -> None:
+    batch, lam = find(
+        st.tuples(trajectory_batches(), lams()), lambda case: fails(done_read_at_next_step, *case), settings=SEARCH
+    )
+    assert bool(batch.done.any())  # the mistake only shows where an episode ends
+    with pytest.raises(AssertionError, match=r"^gae candidate \(.*\): differs from the reference at"):
+        assert_matches_reference(done_read_at_next_step, batch, lam=lam)
+
+
+def test_gae_treating_truncation_as_termination_is_caught() -> None:
+    batch, lam = find(
+        st.tuples(trajectory_batches(), lams()), lambda case: fails(truncation_as_termination, *case), settings=SEARCH
+    )
+    assert bool((batch.truncated & ~batch.terminated).any())  # only a truncation without termination shows it
+    with pytest.raises(AssertionError, match=r"^gae candidate \(.*\): differs from the reference at"):
+        assert_matches_reference(truncation_as_termination, batch, lam=lam)
+
+
+@given(batch=trajectory_batches(batched=None, per_step_gamma=None, dtype=None), lam=lams())
+def test_typedrl_gae_passes(batch: TrajectoryBatch, lam: float) -> None:
+    assert_matches_reference(typedrl.gae, batch, lam=lam)
+
+
+@given(batch=trajectory_batches(batched=None, per_step_gamma=None), lam=lams())
+def test_a_correct_loop_passes(batch: TrajectoryBatch, lam: float) -> None:
+    assert_matches_reference(loop_gae, batch, lam=lam)
+
+
+def test_a_wrong_dtype_is_caught() -> None:
+    batch = find(trajectory_batches(dtype=torch.float32), lambda b: True, settings=SEARCH)
+
+    def widening(
+        rewards: Tensor,
+        values: Tensor,
+        next_values: Tensor,
+        terminated: Tensor,
+        truncated: Tensor,
+        *,
+        gamma: float | Tensor,
+        lam: float,
+    ) -> Tensor:
+        gamma = gamma.double() if isinstance(gamma, Tensor) else gamma
+        args = (rewards.double(), values.double(), next_values.double(), terminated, truncated)
+        return typedrl.gae(*args, gamma=gamma, lam=lam)
+
+    with pytest.raises(AssertionError) as caught:
+        assert_matches_reference(widening, batch, lam=0.5)
+    assert str(caught.value) == "gae candidate returned dtype torch.float64; expected torch.float32 (as rewards)"
+
+
+# The strategies honour their parameters.
+
+
+@given(batch=trajectory_batches(horizon=7, batched=False))
+def test_fixed_horizon_and_unbatched(batch: TrajectoryBatch) -> None:
+    assert batch.rewards.shape == (7,)
+    assert batch.batch_shape == ()
+
+
+@given(batch=trajectory_batches(min_horizon=2, max_horizon=5, batched=True, num_envs=6))
+def test_horizon_range_and_fixed_envs(batch: TrajectoryBatch) -> None:
+    assert 2 <= batch.horizon <= 5
+    assert batch.batch_shape == (6,)
+    for field in (batch.values, batch.next_values, batch.terminated, batch.truncated):
+        assert field.shape == batch.rewards.shape
+
+
+@given(batch=trajectory_batches(min_envs=2, max_envs=3, batched=True, reward_bound=0.5, value_bound=2.0))
+def test_env_range_and_bounds(batch: TrajectoryBatch) -> None:
+    assert 2 <= batch.batch_shape[0] <= 3
+    assert float(batch.rewards.abs().max()) <= 0.5
+    assert float(batch.values.abs().max()) <= 2.0
+    assert float(batch.next_values.abs().max()) <= 2.0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
+def test_dtype(dtype: torch.dtype) -> None:
+    batch = find(trajectory_batches(dtype=dtype, per_step_gamma=True), lambda b: True, settings=SEARCH)
+    assert {batch.rewards.dtype, batch.values.dtype, batch.next_values.dtype} == {dtype}
+    assert isinstance(batch.gamma, Tensor)
+    assert batch.gamma.dtype == dtype
+    assert batch.terminated.dtype == batch.truncated.dtype == torch.bool
+
+
+def test_dtype_none_draws_both_float_types() -> None:
+    for dtype in (torch.float32, torch.float64):
+        find(trajectory_batches(dtype=None), lambda b, d=dtype: b.rewards.dtype == d, settings=SEARCH)  # type: ignore[misc]
+
+
+@given(batch=trajectory_batches(terminated_probability=0.0, truncated_probability=1.0, max_envs=80))
+def test_flag_probabilities_zero_and_one(batch: TrajectoryBatch) -> None:
+    assert not bool(batch.terminated.any())
+    assert bool(batch.truncated.all())
+
+
+def test_both_flags_at_one_step_are_drawn() -> None:
+    find(trajectory_batches(), lambda b: bool((b.terminated & b.truncated).any()), settings=SEARCH)
+
+
+@settings(max_examples=20)
+@given(batch=trajectory_batches(horizon=2000, batched=False, terminated_probability=0.3, truncated_probability=0.1))
+def test_flag_densities_of_large_batches(batch: TrajectoryBatch) -> None:
+    assert 0.25 < float(batch.terminated.double().mean()) < 0.35
+    assert 0.06 < float(batch.truncated.double().mean()) < 0.14
+    assert float(batch.rewards.abs().max()) <= 10.0
+
+
+@given(batch=trajectory_batches(per_step_gamma=True, max_horizon=300, batched=None))
+def test_per_step_gamma(batch: TrajectoryBatch) -> None:
+    assert isinstance(batch.gamma, Tensor)
+    assert batch.gamma.shape == batch.rewards.shape
+    assert bool(((batch.gamma >= 0) & (batch.gamma <= 1)).all())
+
+
+@given(batch=trajectory_batches(gamma=0.75))
+def test_fixed_gamma(batch: TrajectoryBatch) -> None:
+    assert batch.gamma == 0.75
+
+
+@given(batch=trajectory_batches(consistent_values=True, max_horizon=300, batched=None))
+def test_consistent_values(batch: TrajectoryBatch) -> None:
+    continues = ~batch.done[:-1]
+    assert torch.equal(batch.next_values[:-1][continues], batch.values[1:][continues])
+
+
+def test_consistent_values_are_what_the_lambda_one_identity_needs() -> None:
+    # Without them, GAE(λ=1) + values and the bootstrapped return differ: the option is not decoration.
+    def identity_breaks(batch: TrajectoryBatch) -> bool:
+        b = batch
+        advantages = typedrl.gae(b.rewards, b.values, b.next_values, b.terminated, b.truncated, gamma=b.gamma, lam=1.0)
+        returns = typedrl.discounted_returns(
+            b.rewards, b.terminated, b.truncated, gamma=b.gamma, next_values=b.next_values
+        )
+        return not torch.allclose(advantages + b.values, returns)
+
+    find(trajectory_batches(), identity_breaks, settings=SEARCH)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"terminated_probability": 1.5},
+        {"truncated_probability": -0.1},
+        {"min_horizon": 5, "max_horizon": 4},
+        {"horizon": -1},
+        {"min_envs": 0},
+        {"num_envs": 0},
+        {"dtype": torch.int64},
+        {"reward_bound": float("inf")},
+        {"value_bound": -1.0},
+        {"gamma": 1.5},
+        {"gamma": 0.9, "per_step_gamma": True},
+    ],
+)
+def test_invalid_strategy_arguments(kwargs: dict[str, object]) -> None:
+    with pytest.raises(InvalidArgument):
+        trajectory_batches(**kwargs)  # type: ignore[arg-type]
+
+
+def test_gammas_and_lams_reach_both_endpoints() -> None:
+    for strategy in (gammas(), lams()):
+        assert find(strategy, lambda x: x == 0.0, settings=SEARCH) == 0.0
+        assert find(strategy, lambda x: x == 1.0, settings=SEARCH) == 1.0
+        find(strategy, lambda x: 0.0 < x < 1.0 and x not in (0.5, 0.9, 0.99), settings=SEARCH)
+
+
+@given(gamma=gammas(), lam=lams())
+def test_gammas_and_lams_stay_in_the_unit_interval(gamma: float, lam: float) -> None:
+    assert 0.0 <= gamma <= 1.0
+    assert 0.0 <= lam <= 1.0
+
+
+# TrajectoryBatch.
+
+R3 = torch.tensor([1.0, 2.0, 3.0], dtype=F64)
+B3 = torch.tensor([False, True, False])
+
+
+def make(**fields: object) -> TrajectoryBatch:
+    defaults: dict[str, object] = {
+        "rewards": R3,
+        "values": R3,
+        "next_values": R3,
+        "terminated": B3,
+        "truncated": ~B3,
+        "gamma": 0.9,
+    }
+    return TrajectoryBatch(**(defaults | fields))  # type: ignore[arg-type]
+
+
+def test_batch_properties() -> None:
+    batch = make()
+    assert batch.horizon == 3
+    assert batch.batch_shape == ()
+    assert torch.equal(batch.done, torch.ones(3, dtype=torch.bool))
+
+
+def test_batch_trajectories_are_its_columns() -> None:
+    rewards = torch.arange(12, dtype=F64).reshape(3, 2, 2)
+    flags = torch.zeros(3, 2, 2, dtype=torch.bool)
+    flags[1, 0, 1] = True
+    gamma = torch.full((3, 2, 2), 0.5, dtype=F64)
+    batch = TrajectoryBatch(rewards, -rewards, rewards + 1, flags, ~flags, gamma)
+    columns = batch.trajectories()
+    assert len(columns) == 4
+    assert torch.equal(columns[1].rewards, torch.tensor([1.0, 5.0, 9.0], dtype=F64))
+    assert torch.equal(columns[1].terminated, torch.tensor([False, True, False]))
+    assert torch.equal(columns[1].values, -columns[1].rewards)
+    assert isinstance(columns[3].gamma, Tensor)
+    assert columns[3].gamma.shape == (3,)
+
+
+def test_batch_rejects_a_shape_mismatch_naming_the_field() -> None:
+    with pytest.raises(jaxtyping.TypeCheckError, match="parameter 'next_values'"):
+        make(next_values=R3[:2])
+
+
+GAMMA_OUTSIDE = torch.tensor([0.5, -1.0, 0.5], dtype=F64)
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "message"),
+    [
+        (
+            {"values": R3.float()},
+            InputError,
+            "TrajectoryBatch: values has dtype torch.float32; expected torch.float64 (as rewards)",
+        ),
+        (
+            {"next_values": R3.to("meta")},
+            InputError,
+            "TrajectoryBatch: next_values is on meta; expected cpu (as rewards)",
+        ),
+        ({"gamma": 1.5}, HyperparameterError, "TrajectoryBatch: gamma is 1.5; expected a float in [0, 1]"),
+        ({"gamma": float("nan")}, HyperparameterError, "TrajectoryBatch: gamma is nan; expected a float in [0, 1]"),
+        (
+            {"gamma": GAMMA_OUTSIDE},
+            HyperparameterError,
+            "TrajectoryBatch: gamma[1] is -1.0; expected a float in [0, 1]",
+        ),
+    ],
+)
+def test_batch_rejects_inconsistent_fields(fields: dict[str, object], error: type[Exception], message: str) -> None:
+    with pytest.raises(error) as caught:
+        make(**fields)
+    assert str(caught.value) == message
+
+
+# The oracles are the specification, column by column.
+
+
+def test_reference_functions_on_a_single_trajectory_are_the_spec() -> None:
+    batch = make(values=torch.tensor([0.5, 1.0, 1.5], dtype=F64), truncated=torch.zeros(3, dtype=torch.bool))
+    args = (R3.tolist(), batch.values.tolist(), R3.tolist(), B3.tolist())
+    no_flags = [False] * 3
+    assert reference_td_errors(batch).tolist() == spec.td_errors(*args, gamma=0.9)
+    assert reference_gae(batch, lam=0.7).tolist() == spec.gae(*args, no_flags, gamma=0.9, lam=0.7)
+    assert reference_lambda_returns(batch, lam=0.7).tolist() == spec.lambda_returns(*args, no_flags, gamma=0.9, lam=0.7)
+    assert reference_discounted_returns(batch).tolist() == spec.discounted_returns(
+        R3.tolist(), B3.tolist(), no_flags, gamma=0.9, next_values=R3.tolist()
+    )
+    assert reference_discounted_returns(batch, bootstrap=False).tolist() == [1.0 + 0.9 * 2.0, 2.0, 3.0]
+
+
+@given(batch=trajectory_batches(batched=True, per_step_gamma=None, max_envs=6), lam=lams())
+def test_reference_gae_runs_the_spec_per_column(batch: TrajectoryBatch, lam: float) -> None:
+    reference = reference_gae(batch, lam=lam)
+    assert reference.dtype == F64
+    assert reference.shape == batch.rewards.shape
+    for n, column in enumerate(batch.trajectories()):
+        gamma = column.gamma.tolist() if isinstance(column.gamma, Tensor) else column.gamma
+        expected = spec.gae(
+            column.rewards.tolist(),
+            column.values.tolist(),
+            column.next_values.tolist(),
+            column.terminated.tolist(),
+            column.truncated.tolist(),
+            gamma=gamma,
+            lam=lam,
+        )
+        assert reference[:, n].tolist() == expected
+
+
+def test_reference_normalized_advantages_is_over_all_elements() -> None:
+    advantages = torch.tensor([[1.0, 3.0], [1.0, 3.0]], dtype=torch.float32)
+    reference = reference_normalized_advantages(advantages)
+    assert reference.dtype == F64
+    assert reference.tolist() == [[-1.0, 1.0], [-1.0, 1.0]]
+
+
+def test_references_of_an_empty_batch_are_empty() -> None:
+    empty = torch.zeros(0, 3, dtype=F64)
+    no_flags = torch.zeros(0, 3, dtype=torch.bool)
+    batch = TrajectoryBatch(empty, empty, empty, no_flags, no_flags, 0.9)
+    assert reference_gae(batch, lam=0.5).shape == (0, 3)
+    assert reference_discounted_returns(batch).shape == (0, 3)
+
+
+# The comparison helper.
+
+
+def test_assert_close_to_reference_names_the_first_bad_element() -> None:
+    expected = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=F64)
+    got = expected.clone()
+    got[1, 0] = 3.5
+    got[1, 1] = 5.0
+    with pytest.raises(AssertionError) as caught:
+        assert_close_to_reference(got, expected, rtol=1e-9, atol=1e-9, label="returns")
+    assert str(caught.value) == (
+        "returns: differs from the reference at 2 of 4 elements (rtol=1e-09, atol=1e-09); "
+        "first at t=1, batch index (0,): expected 3.0, got 3.5"
+    )
+
+
+def test_assert_close_to_reference_default_tolerance_scales_with_the_result() -> None:
+    expected = torch.tensor([1000.0, 0.0], dtype=F64)
+    assert_close_to_reference(expected + torch.tensor([0.0, 5e-7], dtype=F64), expected)  # within 1e-9 · 1001
+    with pytest.raises(AssertionError):
+        assert_close_to_reference(expected + torch.tensor([0.0, 5e-6], dtype=F64), expected)
+    assert_close_to_reference(expected.float() + torch.tensor([0.0, 0.05]), expected)  # float32: 1e-4 · 1001
+
+
+def test_assert_close_to_reference_checks_shape_and_special_values() -> None:
+    with pytest.raises(AssertionError, match=r"^result: shape \(2,\); expected \(3,\)$"):
+        assert_close_to_reference(torch.zeros(2), torch.zeros(3, dtype=F64))
+    special = torch.tensor([float("nan"), float("inf"), -float("inf")], dtype=F64)
+    assert_close_to_reference(special.clone(), special)
+    with pytest.raises(AssertionError):
+        assert_close_to_reference(torch.zeros(3, dtype=F64), special)
+
+
+def test_replace_keeps_batches_checked() -> None:
+    with pytest.raises(InputError):
+        dataclasses.replace(make(), values=R3.float())
