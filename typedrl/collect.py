@@ -1,0 +1,347 @@
+"""Rollout collection from a Gymnasium 1.x vector environment: one batched policy forward per vector step.
+
+A :class:`RolloutCollector` keeps the environment's state across calls; each :meth:`RolloutCollector.collect`
+returns a :class:`~typedrl.records.Rollout` holding, for every sub-environment ``n``, its next ``horizon`` **real**
+transitions, in order. Every Gymnasium autoreset mode (``env.metadata["autoreset_mode"]``) is handled:
+
+* ``NEXT_STEP`` (the default): the ``env.step`` after a done resets that sub-environment, returns reward 0 and
+  ignores its action. The collector steps it with the others but records nothing for it, so that sub-environment
+  falls one vector step behind. Transitions that a sub-environment makes beyond ``horizon`` while the slowest one
+  catches up are kept and open the next rollout: nothing is dropped and nothing is recorded twice.
+* ``SAME_STEP``: the done step returns the reset observation; the final one comes from ``info["final_obs"]``.
+* ``DISABLED``: the collector resets the done sub-environments itself (``options={"reset_mask": done}``).
+
+``next_values[t]`` is ``V(s_{t+1})`` exactly, and costs no extra forward on most steps: it is the ``values`` that
+the sub-environment's next ``policy.act`` produced, because that call saw ``s_{t+1}``. In ``NEXT_STEP`` this holds
+at a done step too (the reset step acts on the final observation); in ``SAME_STEP`` and ``DISABLED`` a vector step
+with a done sub-environment adds one batched ``policy.value`` call on the observations with the final ones put in.
+After the last step of a rollout, one ``policy.value`` call on the current observations supplies the rest.
+
+Because each sub-environment's transitions are the same in every mode, the same environment, seeds and policy give
+the **same** rollouts in all three modes, provided (1) ``policy.act`` and ``policy.value`` treat each row of the
+batch on its own, without randomness that depends on the other rows or on how many times they were called (for
+example, draw a sampling policy's noise from the observation, or accept that stochastic policies only agree in
+distribution), and (2) ``act(...).values`` equals ``value(...)`` on the same observations.
+"""
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+import torch
+from gymnasium.vector import AutoresetMode, VectorEnv
+from jaxtyping import Float, Int64
+from torch import Tensor
+
+from typedrl.errors import RolloutError
+from typedrl.records import Rollout
+
+__all__ = ["Policy", "PolicyStep", "RolloutCollector"]
+
+
+class PolicyStep(NamedTuple):
+    """What :meth:`Policy.act` returns for a batch of ``N`` observations."""
+
+    actions: Int64[Tensor, " N"]
+    """The sampled actions, int64."""
+    log_probs: Float[Tensor, " N"]
+    """``log π(a|s)`` of the sampled actions."""
+    values: Float[Tensor, " N"]
+    """``V(s)``: must equal :meth:`Policy.value` on the same observations."""
+
+
+class Policy(Protocol):
+    """What the collector needs from a policy; both methods are called under ``torch.no_grad()``.
+
+    ``act(observations).values`` must equal ``value(observations)``: the collector uses either as ``V(s)``. For
+    rollouts that do not depend on the autoreset mode, each row's result must not depend on the other rows.
+    """
+
+    def act(self, observations: Float[Tensor, " N *obs"]) -> PolicyStep:
+        """Sample one action per observation (row), with its log-probability and the state's value."""
+        ...
+
+    def value(self, observations: Float[Tensor, " N *obs"]) -> Float[Tensor, " N"]:
+        """``V(s)`` for each observation (row)."""
+        ...
+
+
+class _Rows:
+    """Preallocated per-vector-step buffers ``[capacity, N]``; ``valid[v, n]`` marks a real transition.
+
+    A row that is not valid (the reset step of ``NEXT_STEP``, or padding after carried transitions) never enters
+    a rollout. ``final_values[v, n]`` is ``V(final observation)`` where a ``SAME_STEP``/``DISABLED`` step was done;
+    ``next_values`` is filled when collection ends (or was, for rows carried over from the previous rollout).
+    """
+
+    _TENSORS = ("observations", "actions", "log_probs", "values", "final_values", "next_values")
+    _ARRAYS = ("rewards", "terminated", "truncated", "valid")
+
+    def __init__(self, capacity: int, n_envs: int, observation_shape: Sequence[int], device: torch.device) -> None:
+        def floats() -> Tensor:
+            return torch.zeros((capacity, n_envs), dtype=torch.float32, device=device)
+
+        self.observations = torch.zeros((capacity, n_envs, *observation_shape), dtype=torch.float32, device=device)
+        self.actions = torch.zeros((capacity, n_envs), dtype=torch.int64, device=device)
+        self.log_probs, self.values, self.final_values, self.next_values = floats(), floats(), floats(), floats()
+        self.rewards = np.zeros((capacity, n_envs), dtype=np.float32)
+        self.terminated = np.zeros((capacity, n_envs), dtype=np.bool_)
+        self.truncated = np.zeros((capacity, n_envs), dtype=np.bool_)
+        self.valid = np.zeros((capacity, n_envs), dtype=np.bool_)
+        # Row views, for writes in the collection loop cheaper than tensor[v] = x.
+        self.rows = {name: getattr(self, name).unbind(0) for name in ("observations", "actions", "log_probs", "values")}
+
+    @property
+    def capacity(self) -> int:
+        return int(self.valid.shape[0])
+
+    def copy_from(self, other: "_Rows", rows: int, *, start: int = 0) -> None:
+        """Copy rows ``[start, start + rows)`` of ``other`` into the top of these buffers."""
+        for name in self._TENSORS + self._ARRAYS:
+            getattr(self, name)[:rows] = getattr(other, name)[start : start + rows]
+
+    def compact(self, used: int) -> "_Rows":
+        """Buffers whose column ``n`` holds the valid rows of column ``n`` first, in order (a stable sort)."""
+        order = np.argsort(~self.valid[:used], axis=0, kind="stable")
+        out = object.__new__(_Rows)
+        index = torch.from_numpy(order).to(self.actions.device)
+        trailing = self.observations.shape[2:]
+        obs_index = index.view(*index.shape, *([1] * len(trailing))).expand(-1, -1, *trailing)
+        out.observations = torch.gather(self.observations[:used], 0, obs_index)
+        for name in self._TENSORS[1:]:
+            setattr(out, name, torch.gather(getattr(self, name)[:used], 0, index))
+        for name in self._ARRAYS:
+            setattr(out, name, np.take_along_axis(getattr(self, name)[:used], order, axis=0))
+        return out
+
+
+def _autoreset_mode(env: VectorEnv[Any, Any, Any]) -> AutoresetMode:
+    mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+    try:
+        return AutoresetMode(mode.value if isinstance(mode, AutoresetMode) else mode)
+    except ValueError:
+        raise RolloutError(
+            f"RolloutCollector: env.metadata['autoreset_mode'] is {mode!r}; expected a gymnasium AutoresetMode"
+        ) from None
+
+
+class RolloutCollector:
+    """Collects :class:`~typedrl.records.Rollout`\\ s of ``horizon`` steps per sub-environment from ``env``.
+
+    ``env`` is any Gymnasium 1.x vector environment (``SyncVectorEnv``, ``make_vec(...)``, ``CartPoleVectorEnv``,
+    a checked wrapper); ``policy`` implements :class:`Policy`. The first :meth:`collect` resets ``env`` with
+    ``seed``; later calls continue the same episodes. Observations are converted to float32 tensors on ``device``.
+
+    After each :meth:`collect`, :attr:`episode_returns` and :attr:`episode_lengths` hold the episodes whose last
+    step is in the rollout just returned (sum of rewards and number of steps, counted across earlier rollouts).
+    If anything raises during :meth:`collect` (a ``ContractViolation``, a policy error), nothing is returned and
+    the next :meth:`collect` starts afresh with a reset (without ``seed``).
+
+    Attributes:
+        autoreset_mode: the environment's, from ``env.metadata["autoreset_mode"]`` (NEXT_STEP if absent).
+        episode_returns: the sum of rewards of each episode that ended in the last rollout, in the order they ended.
+        episode_lengths: the number of steps of each of those episodes, in the same order.
+    """
+
+    def __init__(
+        self,
+        env: VectorEnv[Any, Any, Any],
+        policy: Policy,
+        *,
+        horizon: int,
+        seed: int | None = None,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
+            raise RolloutError(f"RolloutCollector: horizon is {horizon!r}; expected a positive int")
+        if not isinstance(getattr(env, "num_envs", None), int):
+            raise RolloutError(
+                f"RolloutCollector: env is a {type(env).__name__}; expected a Gymnasium vector environment (num_envs)"
+            )
+        self.autoreset_mode = _autoreset_mode(env)
+        self.env = env
+        self.policy = policy
+        self.horizon = horizon
+        self.seed = seed
+        self.device = torch.device(device)
+        self.n_envs = int(env.num_envs)
+        self.episode_returns: list[float] = []
+        self.episode_lengths: list[int] = []
+        self._observations: Tensor | None = None  # [N, *obs] the sub-environments are in; None: reset first
+        self._seeded = False
+        self._needs_reset = np.zeros(self.n_envs, dtype=np.bool_)  # NEXT_STEP: the next env.step resets these
+        self._carry: _Rows | None = None  # transitions beyond the last rollout's horizon, compacted per env
+        self._carry_rows = 0
+        self._running_return = np.zeros(self.n_envs, dtype=np.float64)
+        self._running_length = np.zeros(self.n_envs, dtype=np.int64)
+
+    def collect(self) -> Rollout:
+        """Step the environment until every sub-environment has ``horizon`` new transitions; return them."""
+        try:
+            return self._collect()
+        except BaseException:
+            # The environment is in an unknown state and the buffers are partly filled: drop both.
+            self._observations = None
+            self._carry, self._carry_rows = None, 0
+            self._running_return[:] = 0.0
+            self._running_length[:] = 0
+            raise
+
+    def _observe(self, observations: Any) -> Tensor:
+        # One from_numpy per vector step. The tensor may share memory with the env's array, so every use of it
+        # (writing it to the buffers, a value call) happens before the next env.step or env.reset.
+        return torch.from_numpy(np.ascontiguousarray(observations)).to(self.device, torch.float32)
+
+    def _reset(self) -> Tensor:
+        observations, _ = self.env.reset(seed=None if self._seeded else self.seed)
+        self._seeded = True
+        self._needs_reset[:] = False
+        return self._observe(observations)
+
+    def _act(self, observations: Tensor) -> PolicyStep:
+        step = self.policy.act(observations)
+        for name, tensor in zip(PolicyStep._fields, step, strict=True):
+            if not isinstance(tensor, Tensor) or tuple(tensor.shape) != (self.n_envs,):
+                got = tuple(tensor.shape) if isinstance(tensor, Tensor) else type(tensor).__name__
+                raise RolloutError(
+                    f"RolloutCollector: policy.act returned {name} {got}; expected shape ({self.n_envs},)"
+                )
+        if step.actions.dtype is not torch.int64:
+            raise RolloutError(
+                f"RolloutCollector: policy.act returned actions of dtype {step.actions.dtype}; expected torch.int64"
+            )
+        return step
+
+    def _value(self, observations: Tensor) -> Tensor:
+        values = self.policy.value(observations)
+        if not isinstance(values, Tensor) or tuple(values.shape) != (self.n_envs,):
+            got = tuple(values.shape) if isinstance(values, Tensor) else type(values).__name__
+            raise RolloutError(f"RolloutCollector: policy.value returned {got}; expected shape ({self.n_envs},)")
+        return values
+
+    def _final_observations(self, observations: Tensor, done: np.ndarray, info: dict[str, Any]) -> Tensor:
+        """The observations the done steps really produced (SAME_STEP keeps them in ``info["final_obs"]``)."""
+        if self.autoreset_mode is not AutoresetMode.SAME_STEP:
+            return observations
+        mask = np.asarray(info.get("_final_obs", np.zeros(self.n_envs, dtype=np.bool_)))
+        if not bool(np.all(mask[done])):
+            env_index = int(np.flatnonzero(done & ~mask)[0])
+            raise RolloutError(
+                f"RolloutCollector: env {env_index} is done but info has no final_obs for it; expected"
+                " info['final_obs'] and info['_final_obs'] in autoreset mode SAME_STEP"
+            )
+        finals = observations.clone()
+        indices = np.flatnonzero(done)
+        finals[torch.from_numpy(indices)] = self._observe(np.stack(info["final_obs"][indices]))
+        return finals
+
+    def _collect(self) -> Rollout:
+        horizon, n_envs, mode = self.horizon, self.n_envs, self.autoreset_mode
+        observations = self._reset() if self._observations is None else self._observations
+        carry, carried = self._carry, self._carry_rows
+        slack = max(8, horizon // 4) if mode is AutoresetMode.NEXT_STEP else 0
+        rows = _Rows(carried + horizon + slack, n_envs, observations.shape[1:], self.device)
+        counts = np.zeros(n_envs, dtype=np.int64)  # real transitions per sub-environment so far
+        if carry is not None:
+            rows.copy_from(carry, carried)
+            counts += carry.valid.sum(axis=0)
+        v = carried
+        with torch.no_grad():
+            while counts.min() < horizon:
+                if v == rows.capacity:
+                    grown = _Rows(2 * rows.capacity, n_envs, observations.shape[1:], self.device)
+                    grown.copy_from(rows, v)
+                    rows = grown
+                step = self._act(observations)
+                real = ~self._needs_reset
+                for name, tensor in (("observations", observations), *zip(PolicyStep._fields, step, strict=True)):
+                    rows.rows[name][v].copy_(tensor)
+                next_np, rewards, terminated, truncated, info = self.env.step(step.actions.cpu().numpy())
+                next_observations = self._observe(next_np)
+                rows.rewards[v] = rewards
+                rows.terminated[v] = terminated
+                rows.truncated[v] = truncated
+                rows.valid[v] = real
+                done = (rows.terminated[v] | rows.truncated[v]) & real
+                if mode is AutoresetMode.NEXT_STEP:
+                    # The next act sees the final observation: its values are the next_values of this step.
+                    self._needs_reset = done
+                elif done.any():
+                    # All N rows, the final observations put in: a value call of the same shape as act's, so a
+                    # row's value does not depend on which other sub-environments happened to end with it.
+                    rows.final_values[v] = self._value(self._final_observations(next_observations, done, info))
+                    if mode is AutoresetMode.DISABLED:
+                        reset_np, _ = self.env.reset(options={"reset_mask": done})
+                        mask = torch.from_numpy(done).to(self.device).view(-1, *[1] * (observations.dim() - 1))
+                        next_observations = torch.where(mask, self._observe(reset_np), next_observations)
+                counts += real
+                observations = next_observations
+                v += 1
+            bootstrap = self._value(observations)
+        self._observations = observations
+        return self._finish(rows, carried, v, counts, bootstrap)
+
+    def _finish(self, rows: _Rows, carried: int, used: int, counts: np.ndarray, bootstrap: Tensor) -> Rollout:
+        """Fill next_values, compact each column to its real transitions, keep the overflow for next time."""
+        horizon, n_envs = self.horizon, self.n_envs
+        # Row v's next observation is what the same sub-environment acted on at row v + 1 (after the last row: the
+        # current observation). Where SAME_STEP/DISABLED reset at row v, that is the reset one: use V(final) instead.
+        # Carried rows (above `carried`) already have theirs.
+        following = torch.cat([rows.values[carried + 1 : used], bootstrap[None]])
+        if self.autoreset_mode is not AutoresetMode.NEXT_STEP:
+            done = torch.from_numpy(rows.terminated[carried:used] | rows.truncated[carried:used]).to(self.device)
+            following = torch.where(done, rows.final_values[carried:used], following)
+        rows.next_values[carried:used] = following
+        if used != horizon or not rows.valid[:used].all():
+            rows = rows.compact(used)
+
+        extra = int(counts.max()) - horizon
+        self._carry, self._carry_rows = None, 0
+        if extra > 0:
+            self._carry = _Rows(extra, n_envs, rows.observations.shape[2:], self.device)
+            self._carry.copy_from(rows, extra, start=horizon)
+            self._carry.valid[:] = np.arange(horizon, horizon + extra)[:, None] < counts[None, :]
+            self._carry_rows = extra
+
+        rewards = rows.rewards[:horizon]
+        terminated, truncated = rows.terminated[:horizon], rows.truncated[:horizon]
+        self._record_episodes(rewards, terminated | truncated)
+        return Rollout(
+            observations=rows.observations[:horizon],
+            actions=rows.actions[:horizon],
+            log_probs=rows.log_probs[:horizon],
+            rewards=torch.from_numpy(np.ascontiguousarray(rewards)).to(self.device),
+            values=rows.values[:horizon],
+            next_values=rows.next_values[:horizon],
+            terminated=torch.from_numpy(np.ascontiguousarray(terminated)).to(self.device),
+            truncated=torch.from_numpy(np.ascontiguousarray(truncated)).to(self.device),
+            horizon=horizon,
+        )
+
+    def _record_episodes(self, rewards: np.ndarray, done: np.ndarray) -> None:
+        """Returns and lengths of the episodes that end in this rollout, in the order (step, env) they end."""
+        horizon = len(rewards)
+        # sums[t, n] = rewards[:t, n].sum(): the part of an episode in rows [start, end] sums to
+        # sums[end + 1] − sums[start].
+        sums = np.zeros((horizon + 1, self.n_envs), dtype=np.float64)
+        np.cumsum(rewards, axis=0, dtype=np.float64, out=sums[1:])
+        envs, ends = np.nonzero(done.T)  # grouped by env, in time order within each
+        first = np.ones(len(ends), dtype=np.bool_)  # the first end of its env in this rollout
+        first[1:] = envs[1:] != envs[:-1]
+        starts = np.zeros_like(ends)  # the row where each episode's part in this rollout begins
+        starts[1:] = ends[:-1] + 1
+        starts[first] = 0
+        returns = sums[ends + 1, envs] - sums[starts, envs] + np.where(first, self._running_return[envs], 0.0)
+        lengths = ends + 1 - starts + np.where(first, self._running_length[envs], 0)
+        # Episodes still running at the end carry their partial return and length into the next rollout.
+        tail_start = np.zeros(self.n_envs, dtype=np.int64)
+        tail_start[envs] = ends + 1  # the last end of each env wins
+        ended = np.zeros(self.n_envs, dtype=np.bool_)
+        ended[envs] = True
+        columns = np.arange(self.n_envs)
+        partial = sums[horizon] - sums[tail_start, columns]
+        self._running_return = np.where(ended, 0.0, self._running_return) + partial
+        self._running_length = np.where(ended, 0, self._running_length) + horizon - tail_start
+        order = np.lexsort((envs, ends))
+        self.episode_returns = returns[order].tolist()
+        self.episode_lengths = lengths[order].tolist()

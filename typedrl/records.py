@@ -1,0 +1,410 @@
+"""Records: one transition (:class:`Step`), a time-major batch of them (:class:`Rollout`), and the flat training
+sample an actor-critic update reads (:class:`ActorCriticSample`).
+
+Each record is a frozen dataclass validated once, at construction. The invariants a user can break (every field
+has exactly ``horizon`` steps and the same ``N``, dtypes, one device, non-negative actions, finite rewards, values
+and log-probabilities) are hand-written, cheap and **always on**, and raise :class:`~typedrl.errors.RolloutError`
+naming the field and expected versus got, e.g. ``Rollout: rewards has 63 steps; expected horizon 64``. While
+:mod:`typedrl.checks` is on, jaxtyping + beartype also bind ``T``, ``N`` and ``*obs`` across the fields.
+
+Field meanings follow the conventions: ``next_values[t]`` is ``V(s_{t+1})`` for the observation step ``t`` really
+produced (the episode's final observation at a done step); ``terminated`` stops bootstrapping, ``truncated``
+bootstraps from ``next_values``.
+"""
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import torch
+from jaxtyping import Bool, Float, Int64
+from torch import Tensor
+
+from typedrl.checks import checked
+from typedrl.errors import RolloutError
+from typedrl.returns import gae, normalize_advantages
+
+__all__ = ["ActorCriticSample", "Rollout", "Step"]
+
+# The per-step float fields of a Rollout: one dtype, checked finite together.
+_ROLLOUT_FLOATS = ("rewards", "log_probs", "values", "next_values")
+_ROLLOUT_FLAGS = ("terminated", "truncated")
+_ROLLOUT_TENSORS = ("observations", "actions", "log_probs", "rewards", "values", "next_values", *_ROLLOUT_FLAGS)
+_SAMPLE_FLOATS = ("log_probs", "advantages", "returns", "values")
+_SAMPLE_TENSORS = ("observations", "actions", *_SAMPLE_FLOATS)
+
+
+def _real(where: str, name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise RolloutError(f"{where}: {name} is {value!r} ({type(value).__name__}); expected a finite float")
+    if not math.isfinite(value):
+        raise RolloutError(f"{where}: {name} is {value!r}; expected a finite float")
+    return float(value)
+
+
+def _flag(where: str, name: str, value: object) -> bool:
+    # numpy.bool_ is accepted (Gymnasium returns it); 0 and 1 are not flags.
+    if not isinstance(value, bool | np.bool_):
+        raise RolloutError(f"{where}: {name} is {value!r} ({type(value).__name__}); expected a bool")
+    return bool(value)
+
+
+def _first_bad(tensor: Tensor, bad: Tensor) -> tuple[str, str]:
+    """The index (as ``[i, j]``) and the value of the first element where ``bad`` is true."""
+    index = tuple(int(i) for i in torch.nonzero(bad)[0])
+    return ", ".join(map(str, index)), str(tensor[index].item())
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Step:
+    """One transition of one environment: ``s_t``, ``a_t``, what ``env.step(a_t)`` returned, and the values.
+
+    Validated at construction: ``observation`` is a finite floating tensor (shape ``*obs``), ``action`` a
+    non-negative integer (not a bool, not a float), the four floats finite, the flags bools (``numpy.bool_``
+    accepted). Numbers are stored as plain Python ``int``/``float``/``bool``. Equal when every field is equal.
+    """
+
+    observation: Float[Tensor, "*obs"]
+    action: int
+    log_prob: float
+    reward: float
+    value: float
+    next_value: float
+    terminated: bool
+    truncated: bool
+
+    def __post_init__(self) -> None:
+        where = "Step"
+        obs = self.observation
+        if not isinstance(obs, Tensor):
+            raise RolloutError(f"{where}: observation is a {type(obs).__name__}; expected a float torch.Tensor")
+        if not obs.is_floating_point():
+            raise RolloutError(f"{where}: observation has dtype {obs.dtype}; expected a floating dtype")
+        bad = ~torch.isfinite(obs)
+        if bool(bad.any()):
+            index, value = _first_bad(obs, bad)
+            raise RolloutError(f"{where}: observation[{index}] is {value}; expected finite values")
+        action: object = self.action  # annotated int, but a caller can pass anything
+        if isinstance(action, bool) or not isinstance(action, Integral):
+            raise RolloutError(f"{where}: action is {action!r} ({type(action).__name__}); expected a non-negative int")
+        if action < 0:
+            raise RolloutError(f"{where}: action is {action!r}; expected a non-negative int")
+        object.__setattr__(self, "action", int(action))
+        for name in ("log_prob", "reward", "value", "next_value"):
+            object.__setattr__(self, name, _real(where, name, getattr(self, name)))
+        for name in _ROLLOUT_FLAGS:
+            object.__setattr__(self, name, _flag(where, name, getattr(self, name)))
+
+    @property
+    def done(self) -> bool:
+        """``terminated or truncated``: the episode ended at this step."""
+        return self.terminated or self.truncated
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Step):
+            return NotImplemented
+        same_observation = (
+            self.observation.shape == other.observation.shape
+            and self.observation.dtype == other.observation.dtype
+            and bool(torch.equal(self.observation.cpu(), other.observation.cpu()))
+        )
+        scalars = ("action", "log_prob", "reward", "value", "next_value", *_ROLLOUT_FLAGS)
+        return same_observation and all(getattr(self, name) == getattr(other, name) for name in scalars)
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and tensors are mutable: not hashable
+
+
+# Why not `@jaxtyped(typechecker=beartype)` on the class (as style.md suggests): that check cannot be switched off,
+# and typedrl promises one switch for every jaxtyping check. The same binding of T, N and *obs runs here, through
+# `checked`, from __post_init__; with the switch off it is one flag read.
+@checked
+def _bind_rollout_dimensions(
+    observations: Float[Tensor, " T N *obs"],
+    actions: Int64[Tensor, " T N"],
+    log_probs: Float[Tensor, " T N"],
+    rewards: Float[Tensor, " T N"],
+    values: Float[Tensor, " T N"],
+    next_values: Float[Tensor, " T N"],
+    terminated: Bool[Tensor, " T N"],
+    truncated: Bool[Tensor, " T N"],
+) -> None:
+    """jaxtyping binds ``T``, ``N`` and ``*obs`` across every field of a :class:`Rollout`."""
+
+
+@checked
+def _bind_sample_dimensions(
+    observations: Float[Tensor, " B *obs"],
+    actions: Int64[Tensor, " B"],
+    log_probs: Float[Tensor, " B"],
+    advantages: Float[Tensor, " B"],
+    returns: Float[Tensor, " B"],
+    values: Float[Tensor, " B"],
+) -> None:
+    """jaxtyping binds ``B`` and ``*obs`` across every field of an :class:`ActorCriticSample`."""
+
+
+def _check_tensor(where: str, name: str, tensor: object, reference: Tensor | None, *, dims: int) -> Tensor:
+    """Kind, rank and device of one field; ``dims`` is the exact rank, or minus the minimum rank."""
+    if not isinstance(tensor, Tensor):
+        raise RolloutError(f"{where}: {name} is a {type(tensor).__name__}; expected a torch.Tensor")
+    if (dims > 0 and tensor.dim() != dims) or (dims < 0 and tensor.dim() < -dims):
+        layout = {2: "[T, N]", -2: "[T, N, *obs]", 1: "[B]", -1: "[B, *obs]"}[dims]
+        raise RolloutError(f"{where}: {name} has shape {tuple(tensor.shape)}; expected {layout}")
+    if reference is not None and tensor.device != reference.device:
+        raise RolloutError(f"{where}: {name} is on {tensor.device}; expected {reference.device} (as observations)")
+    return tensor
+
+
+def _check_dtypes(where: str, record: Any, float_names: Sequence[str]) -> None:
+    """Observations floating, actions int64, the float fields one floating dtype (that of the first)."""
+    if not record.observations.is_floating_point():
+        raise RolloutError(f"{where}: observations has dtype {record.observations.dtype}; expected a floating dtype")
+    if record.actions.dtype is not torch.int64:
+        raise RolloutError(f"{where}: actions has dtype {record.actions.dtype}; expected torch.int64")
+    first = float_names[0]
+    dtype = getattr(record, first).dtype
+    if not dtype.is_floating_point:
+        raise RolloutError(f"{where}: {first} has dtype {dtype}; expected a floating dtype")
+    for name in float_names[1:]:
+        if getattr(record, name).dtype is not dtype:
+            raise RolloutError(
+                f"{where}: {name} has dtype {getattr(record, name).dtype}; expected {dtype} (as {first})"
+            )
+
+
+def _check_values(where: str, record: Any, float_names: Sequence[str]) -> None:
+    """Actions non-negative and the float fields finite, in a few vectorized reductions over the record."""
+    actions = record.actions
+    if actions.numel() and bool(actions.min() < 0):
+        index, value = _first_bad(actions, actions < 0)
+        raise RolloutError(f"{where}: actions[{index}] is {value}; expected a non-negative integer")
+    # A NaN or an infinity anywhere makes a sum non-finite; the element-wise search runs only then (a sum that
+    # overflows lands there too, and passes). Sums are ~50x cheaper than isfinite() over every element.
+    total = sum(getattr(record, name).sum() for name in float_names)
+    if not bool(torch.isfinite(total)):
+        for name in float_names:
+            tensor = getattr(record, name)
+            bad = ~torch.isfinite(tensor)
+            if bool(bad.any()):
+                index, value = _first_bad(tensor, bad)
+                raise RolloutError(f"{where}: {name}[{index}] is {value}; expected a finite float")
+
+
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class Rollout:
+    """``horizon`` steps of ``N`` environments, stacked time-major: field ``[t, n]`` is step ``t`` of env ``n``.
+
+    Fields: ``observations [T, N, *obs]`` (floating), ``actions [T, N]`` (int64, non-negative), ``log_probs``,
+    ``rewards``, ``values``, ``next_values`` (``[T, N]``, one floating dtype, finite), ``terminated``,
+    ``truncated`` (``[T, N]`` bool), and ``horizon`` (``T``). All on one device.
+
+    The horizon invariant (every field has exactly ``horizon`` steps and the same ``N``) and the checks above
+    always run at construction and raise :class:`~typedrl.errors.RolloutError`, e.g.
+    ``Rollout: rewards has 63 steps; expected horizon 64``; jaxtyping binds ``T`` and ``N`` while shape checks
+    are on. Treat the tensors as read-only: the record is frozen, its tensors are not copied.
+    """
+
+    observations: Float[Tensor, " T N *obs"]
+    actions: Int64[Tensor, " T N"]
+    log_probs: Float[Tensor, " T N"]
+    rewards: Float[Tensor, " T N"]
+    values: Float[Tensor, " T N"]
+    next_values: Float[Tensor, " T N"]
+    terminated: Bool[Tensor, " T N"]
+    truncated: Bool[Tensor, " T N"]
+    horizon: int
+
+    def __post_init__(self) -> None:
+        where = "Rollout"
+        horizon = self.horizon
+        if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
+            raise RolloutError(f"{where}: horizon is {horizon!r}; expected a positive int")
+        observations = _check_tensor(where, "observations", self.observations, None, dims=-2)
+        n_envs = observations.shape[1]
+        for name in _ROLLOUT_TENSORS:
+            tensor = _check_tensor(
+                where, name, getattr(self, name), observations, dims=-2 if name == "observations" else 2
+            )
+            if tensor.shape[0] != horizon:
+                raise RolloutError(f"{where}: {name} has {tensor.shape[0]} steps; expected horizon {horizon}")
+            if tensor.shape[1] != n_envs:
+                raise RolloutError(f"{where}: {name} has {tensor.shape[1]} envs; expected {n_envs} (as observations)")
+        _check_dtypes(where, self, _ROLLOUT_FLOATS)
+        for name in _ROLLOUT_FLAGS:
+            if getattr(self, name).dtype is not torch.bool:
+                raise RolloutError(f"{where}: {name} has dtype {getattr(self, name).dtype}; expected torch.bool")
+        _check_values(where, self, _ROLLOUT_FLOATS)
+        _bind_rollout_dimensions(*(getattr(self, name) for name in _ROLLOUT_TENSORS))
+
+    @classmethod
+    def from_steps(cls, steps: Sequence[Step], *, horizon: int, dtype: torch.dtype = torch.float32) -> "Rollout":
+        """Stack the ``Step``\\ s of one environment (``N = 1``); ``dtype`` is that of the per-step float fields.
+
+        ``len(steps)`` must equal ``horizon`` and every observation must have the first one's shape and dtype.
+        """
+        where = "Rollout.from_steps"
+        if len(steps) != horizon:
+            raise RolloutError(f"{where}: got {len(steps)} steps; expected horizon {horizon}")
+        if horizon < 1:
+            raise RolloutError(f"{where}: horizon is {horizon!r}; expected a positive int")
+        for t, step in enumerate(steps):
+            if not isinstance(step, Step):
+                raise RolloutError(f"{where}: steps[{t}] is a {type(step).__name__}; expected a Step")
+        first = steps[0].observation
+        for t, step in enumerate(steps):
+            if step.observation.shape != first.shape or step.observation.dtype != first.dtype:
+                raise RolloutError(
+                    f"{where}: steps[{t}].observation is {step.observation.dtype} {tuple(step.observation.shape)};"
+                    f" expected {first.dtype} {tuple(first.shape)} (as steps[0])"
+                )
+
+        def column(name: str, column_dtype: torch.dtype) -> Tensor:
+            return torch.tensor([getattr(s, name) for s in steps], dtype=column_dtype, device=first.device)[:, None]
+
+        return cls(
+            observations=torch.stack([s.observation for s in steps])[:, None],
+            actions=column("action", torch.int64),
+            log_probs=column("log_prob", dtype),
+            rewards=column("reward", dtype),
+            values=column("value", dtype),
+            next_values=column("next_value", dtype),
+            terminated=column("terminated", torch.bool),
+            truncated=column("truncated", torch.bool),
+            horizon=horizon,
+        )
+
+    @property
+    def n_envs(self) -> int:
+        """``N``, the number of parallel environments."""
+        return int(self.observations.shape[1])
+
+    @property
+    def observation_shape(self) -> tuple[int, ...]:
+        """``*obs``, the shape of one observation."""
+        return tuple(self.observations.shape[2:])
+
+    @property
+    def done(self) -> Bool[Tensor, " T N"]:
+        """``terminated | truncated``, ``[T, N]``."""
+        return self.terminated | self.truncated
+
+    def step(self, t: int, n: int) -> Step:
+        """Step ``t`` of environment ``n`` as a :class:`Step` (a copy of its observation)."""
+        if not (0 <= t < self.horizon and 0 <= n < self.n_envs):
+            raise RolloutError(f"Rollout.step: index ({t}, {n}) is outside [0, {self.horizon}) x [0, {self.n_envs})")
+        return Step(
+            observation=self.observations[t, n].clone(),
+            action=int(self.actions[t, n]),
+            log_prob=float(self.log_probs[t, n]),
+            reward=float(self.rewards[t, n]),
+            value=float(self.values[t, n]),
+            next_value=float(self.next_values[t, n]),
+            terminated=bool(self.terminated[t, n]),
+            truncated=bool(self.truncated[t, n]),
+        )
+
+    def to(self, device: torch.device | str) -> "Rollout":
+        """The same rollout with every tensor on ``device`` (validated again)."""
+        moved = {name: getattr(self, name).to(device) for name in _ROLLOUT_TENSORS}
+        return replace(self, **moved)
+
+    def to_actor_critic_sample(self, *, gamma: float | Float[Tensor, " T N"], lam: float) -> "ActorCriticSample":
+        """Advantages and value targets, flattened time-major to ``B = T·N`` (row ``t·N + n`` is ``[t, n]``).
+
+        ``advantages``: :func:`~typedrl.gae` (truncation bootstrapped from ``next_values``), then z-scored by
+        :func:`~typedrl.normalize_advantages` (population std, never NaN). ``returns``: the λ-returns
+        ``G^λₜ = Aₜ + Vₜ`` of the **unnormalized** advantages (equal to :func:`~typedrl.lambda_returns`, without
+        a second GAE pass). Every field is detached: a sample is training data.
+        """
+        advantages = gae(
+            self.rewards, self.values, self.next_values, self.terminated, self.truncated, gamma=gamma, lam=lam
+        )
+        values = self.values.detach()
+        returns = advantages + values
+        batch = self.horizon * self.n_envs
+        return ActorCriticSample(
+            observations=self.observations.detach().reshape(batch, *self.observation_shape),
+            actions=self.actions.reshape(batch),
+            log_probs=self.log_probs.detach().reshape(batch),
+            advantages=normalize_advantages(advantages).reshape(batch),
+            returns=returns.reshape(batch),
+            values=values.reshape(batch),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Rollout(horizon={self.horizon}, n_envs={self.n_envs}, observation_shape={self.observation_shape},"
+            f" dtype={self.rewards.dtype}, device={self.observations.device})"
+        )
+
+
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class ActorCriticSample:
+    """A flat batch for an actor-critic update: ``observations [B, *obs]`` and ``[B]`` fields.
+
+    ``actions`` (int64), ``log_probs`` (``log π_old(a|s)``), ``advantages`` (z-scored), ``returns`` (λ-returns, the
+    value targets), ``values`` (``V_old(s)``, for value clipping). Built by :meth:`Rollout.to_actor_critic_sample`;
+    validated like a :class:`Rollout` (same ``B`` everywhere, dtypes, one device, finite, actions non-negative).
+    """
+
+    observations: Float[Tensor, " B *obs"]
+    actions: Int64[Tensor, " B"]
+    log_probs: Float[Tensor, " B"]
+    advantages: Float[Tensor, " B"]
+    returns: Float[Tensor, " B"]
+    values: Float[Tensor, " B"]
+
+    def __post_init__(self) -> None:
+        where = "ActorCriticSample"
+        observations = _check_tensor(where, "observations", self.observations, None, dims=-1)
+        batch = observations.shape[0]
+        for name in _SAMPLE_TENSORS:
+            tensor = _check_tensor(
+                where, name, getattr(self, name), observations, dims=-1 if name == "observations" else 1
+            )
+            if tensor.shape[0] != batch:
+                raise RolloutError(f"{where}: {name} has {tensor.shape[0]} rows; expected {batch} (as observations)")
+        _check_dtypes(where, self, _SAMPLE_FLOATS)
+        _check_values(where, self, _SAMPLE_FLOATS)
+        _bind_sample_dimensions(*(getattr(self, name) for name in _SAMPLE_TENSORS))
+
+    @property
+    def batch_size(self) -> int:
+        """``B``, the number of rows."""
+        return int(self.observations.shape[0])
+
+    def __len__(self) -> int:
+        return self.batch_size
+
+    def minibatches(self, count: int, *, generator: torch.Generator) -> Iterator["ActorCriticSample"]:
+        """Split one random permutation of the rows into ``count`` minibatches: every row exactly once.
+
+        The permutation is drawn now, from ``generator`` (``torch.randperm``), so the same generator state gives
+        the same minibatches. Sizes differ by at most one when ``count`` does not divide ``B``.
+        ``1 <= count <= B`` is required.
+        """
+        batch = self.batch_size
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= batch:
+            raise RolloutError(
+                f"ActorCriticSample.minibatches: count is {count!r}; expected an int in [1, {batch}] (the batch size)"
+            )
+        permutation = torch.randperm(batch, generator=generator, device=generator.device)
+        chunks = torch.tensor_split(permutation.to(self.observations.device), count)
+        return (self._rows(indices) for indices in chunks)
+
+    def _rows(self, indices: Tensor) -> "ActorCriticSample":
+        # Rows of a validated sample are valid: skip the checks (they would run once per minibatch otherwise).
+        sample = object.__new__(ActorCriticSample)
+        for name in _SAMPLE_TENSORS:
+            object.__setattr__(sample, name, getattr(self, name)[indices])
+        return sample
+
+    def __repr__(self) -> str:
+        observation_shape = tuple(self.observations.shape[1:])
+        return (
+            f"ActorCriticSample(batch_size={self.batch_size}, observation_shape={observation_shape},"
+            f" dtype={self.returns.dtype}, device={self.observations.device})"
+        )
