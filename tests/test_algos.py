@@ -1,0 +1,103 @@
+"""The algorithms learn, stop cleanly on non-finite numbers, and are reproducible."""
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from typedrl.algos.ppo import PPO
+from typedrl.algos.reinforce import Reinforce
+from typedrl.checkpoint import load_checkpoint, save_checkpoint
+from typedrl.config import ppo_preset, reinforce_preset
+from typedrl.errors import TrainingError
+from typedrl.runlog import load_trainlog
+from typedrl.runner import train
+
+# The default preset's learning test: with this seed, the greedy 10-episode mean reaches 475 within this many
+# environment steps (docs/benchmarks.md has the 5-seed figures).
+LEARNING_SEED = 0
+LEARNING_STEP_BUDGET = 40_960
+
+
+def test_default_ppo_preset_learns_cartpole(tmp_path: Path) -> None:
+    config = ppo_preset(seed=LEARNING_SEED, target_return=475.0, eval={"every": 4})
+    result = train(config, out_dir=tmp_path, quiet=True)
+    assert result.reached_target, f"greedy return {result.final_evaluation}"
+    assert result.env_steps <= LEARNING_STEP_BUDGET
+
+
+def test_ppo_learns_acrobot(tmp_path: Path) -> None:
+    # Nothing is CartPole-only: Acrobot-v1 (reward −1 per step, 500-step limit; a random policy scores −500) to
+    # better than −150 in 30,720 steps (seed 0 reaches about −106; Gymnasium's solved threshold is −100).
+    config = ppo_preset(env_id="Acrobot-v1", seed=0, updates=60, horizon=64, gamma=0.99, lam=0.95, eval={"every": 20})
+    result = train(config, out_dir=tmp_path, quiet=True, log="off")
+    assert result.final_evaluation is not None
+    assert result.final_evaluation.mean > -150.0, result.final_evaluation
+
+
+def test_short_reinforce_run_improves() -> None:
+    algorithm = Reinforce(reinforce_preset(seed=0, min_steps_per_epoch=2000))
+    first = algorithm.epoch()
+    for _ in range(7):
+        last = algorithm.epoch()
+    assert first.steps > 2000
+    assert last.steps > 2000
+    assert last.mean_return > 1.5 * first.mean_return, (first.mean_return, last.mean_return)
+
+
+def test_reinforce_epochs_are_whole_episodes() -> None:
+    algorithm = Reinforce(reinforce_preset(seed=3, min_steps_per_epoch=1000, num_envs=4))
+    stats = algorithm.epoch()
+    assert stats.steps > 1000
+    assert sum(stats.episode_returns) == stats.steps  # CartPole: reward 1 per step, every episode complete
+    assert stats.episodes == len(stats.episode_returns)
+
+
+def test_same_seed_gives_identical_trainlog_figures(tmp_path: Path) -> None:
+    config = ppo_preset(seed=5, updates=6, eval={"every": 3, "episodes": 3})
+    first = train(config, out_dir=tmp_path / "a", quiet=True)
+    second = train(config, out_dir=tmp_path / "b", quiet=True)
+    assert first.log_path is not None
+    assert second.log_path is not None
+    assert load_trainlog(first.log_path).figures() == load_trainlog(second.log_path).figures()
+    other = train(ppo_preset(seed=6, updates=6, eval={"every": 3, "episodes": 3}), out_dir=tmp_path / "c", quiet=True)
+    assert other.log_path is not None
+    assert load_trainlog(other.log_path).figures() != load_trainlog(first.log_path).figures()
+
+
+def test_non_finite_weights_stop_the_update_with_a_named_quantity() -> None:
+    algorithm = PPO(ppo_preset(seed=0, updates=3))
+    algorithm.update()
+    with torch.no_grad():
+        algorithm.model.weights[0][1].fill_(math.nan)  # the critic's first layer (index 0 is the actor's)
+    with pytest.raises(TrainingError, match=r"^update 2: Rollout: values\[\d+, \d+\] is nan; expected a finite float$"):
+        algorithm.update()
+
+
+def test_a_failed_run_keeps_the_last_good_log_and_checkpoint(tmp_path: Path) -> None:
+    config = ppo_preset(seed=0, updates=6, eval={"every": 2, "episodes": 2})
+    train(config, out_dir=tmp_path, quiet=True)
+    # Corrupt the saved policy (as a bad disk or a bad update would) and resume: the run must stop, not go on.
+    checkpoint_path = tmp_path / "checkpoint.pt"
+    checkpoint = load_checkpoint(checkpoint_path)
+    algorithm = PPO(config)
+    algorithm.model.load_state_dict(dict(checkpoint.modules["model"]))
+    with torch.no_grad():
+        algorithm.model.weights[0][0].fill_(math.nan)  # the actor's first layer
+    save_checkpoint(
+        checkpoint_path,
+        modules={"model": algorithm.model},
+        optimizers={"optimizer": algorithm.optimizer},
+        config=dict(checkpoint.config),
+        progress={"done": 4, "env_steps": 4 * 256, "train_seconds": 1.0},
+        extra={"algorithm": {**dict(checkpoint.extra["algorithm"]), "updates_done": 4, "env_steps": 4 * 256}},
+    )
+    before = checkpoint_path.read_bytes()
+    with pytest.raises(
+        TrainingError, match=r"^update 5: Rollout: log_probs\[\d+, \d+\] is nan; expected a finite float$"
+    ):
+        train(config, out_dir=tmp_path, resume=True, quiet=True)
+    assert checkpoint_path.read_bytes() == before
+    log = load_trainlog(tmp_path / "trainlog.json")
+    assert [record.update for record in log.updates] == [1, 2, 3, 4]

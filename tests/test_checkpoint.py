@@ -1,0 +1,205 @@
+"""Checkpoints: a resumed run continues exactly, and loading never unpickles arbitrary objects."""
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from typedrl.checkpoint import (
+    FORMAT_VERSION,
+    capture_rng,
+    load_checkpoint,
+    restore,
+    restore_rng,
+    save_checkpoint,
+)
+from typedrl.errors import CheckpointError
+
+CONFIG: dict[str, Any] = {"algo": "ppo", "lr": 1e-2, "hidden": [8, 8], "env": {"id": "CartPole-v1"}}
+
+
+class Payload:
+    """An arbitrary class: unpickling it would mean running code from the file."""
+
+    def __init__(self) -> None:
+        self.value = 1
+
+
+def make_agent(seed: int) -> tuple[nn.Module, nn.Module, torch.optim.Adam]:
+    torch.manual_seed(seed)
+    actor = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    critic = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+    return actor, critic, torch.optim.Adam([*actor.parameters(), *critic.parameters()], lr=1e-2)
+
+
+def train_step(actor: nn.Module, critic: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    """One Adam step on a loss that draws its batch from torch's global RNG (so the RNG state matters)."""
+    observations = torch.randn(16, 4)
+    loss = actor(observations).logsumexp(-1).mean() + critic(observations).square().mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+
+def draws() -> tuple[list[float], list[float], float]:
+    return torch.rand(3).tolist(), np.random.rand(3).tolist(), random.random()
+
+
+def save(path: Path, actor: nn.Module, critic: nn.Module, optimizer: torch.optim.Optimizer) -> Path:
+    return save_checkpoint(
+        path,
+        modules={"actor": actor, "critic": critic},
+        optimizers={"adam": optimizer},
+        config=CONFIG,
+        progress={"update": 3, "env_steps": 192, "wall_seconds": 1.5},
+        rng=capture_rng(),
+        extra={"note": "three updates", "env_seeds": (1, 2)},
+    )
+
+
+def test_resume_continues_exactly(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    np.random.seed(0)
+    random.seed(0)
+    actor, critic, optimizer = make_agent(0)
+    for _ in range(3):
+        train_step(actor, critic, optimizer)
+    path = save(tmp_path / "ckpt.pt", actor, critic, optimizer)
+    train_step(actor, critic, optimizer)  # the uninterrupted run goes on
+    expected_draws = draws()
+    probe = torch.linspace(-1, 1, 8).reshape(2, 4)
+
+    checkpoint = load_checkpoint(path)
+    assert checkpoint.config == CONFIG
+    assert checkpoint.progress == {"update": 3, "env_steps": 192, "wall_seconds": 1.5}
+    assert checkpoint.extra == {"note": "three updates", "env_seeds": (1, 2)}
+    fresh_actor, fresh_critic, fresh_optimizer = make_agent(99)  # other weights, empty optimizer state
+    restore(checkpoint, modules={"actor": fresh_actor, "critic": fresh_critic}, optimizers={"adam": fresh_optimizer})
+    saved_state = checkpoint.optimizers["adam"]["state"]
+    for index, state in fresh_optimizer.state_dict()["state"].items():
+        for key, value in state.items():
+            assert torch.equal(value, saved_state[index][key])
+    train_step(fresh_actor, fresh_critic, fresh_optimizer)  # the resumed run makes the same update
+    for resumed, uninterrupted in zip(
+        [*fresh_actor.parameters(), *fresh_critic.parameters()],
+        [*actor.parameters(), *critic.parameters()],
+        strict=True,
+    ):
+        assert torch.equal(resumed, uninterrupted)
+    assert torch.equal(fresh_actor(probe), actor(probe))
+    assert draws() == expected_draws  # torch, numpy and Python streams all continue
+
+
+def test_rng_round_trip() -> None:
+    state = capture_rng()
+    first = draws()
+    np.random.standard_normal()  # leaves a cached Gaussian in numpy's legacy state
+    restore_rng(state)
+    assert draws() == first
+
+
+def test_restore_only_what_is_asked_and_refuse_what_does_not_fit(tmp_path: Path) -> None:
+    actor, critic, optimizer = make_agent(0)
+    checkpoint = load_checkpoint(save(tmp_path / "ckpt.pt", actor, critic, optimizer))
+    lone_actor = make_agent(1)[0]
+    restore(checkpoint, modules={"actor": lone_actor}, rng=False)
+    assert all(torch.equal(a, b) for a, b in zip(lone_actor.parameters(), actor.parameters(), strict=True))
+    with pytest.raises(CheckpointError) as caught:
+        restore(checkpoint, modules={"policy": lone_actor})
+    assert (
+        str(caught.value) == f"restore: {checkpoint.path}: no module 'policy'; the checkpoint has ['actor', 'critic']"
+    )
+    with pytest.raises(CheckpointError, match=r"module 'actor' does not fit: .*size mismatch"):
+        restore(checkpoint, modules={"actor": nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 2))})
+    with pytest.raises(CheckpointError, match=r"optimizer 'adam' does not fit: "):
+        restore(checkpoint, modules={}, optimizers={"adam": torch.optim.Adam(nn.Linear(2, 2).parameters())})
+
+
+def test_a_pickled_object_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "typedrl-checkpoint", "format_version": FORMAT_VERSION, "extra": Payload()}, path)
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(path)
+    message = str(caught.value)
+    assert message.startswith(f"load_checkpoint: {path}: refused: it holds objects beyond plain data (")
+    assert f"GLOBAL {Payload.__module__}.Payload was not an allowed global" in message
+
+
+@pytest.mark.parametrize("keep", [0, 100, -200])
+def test_truncated_or_empty_files_are_refused(tmp_path: Path, keep: int) -> None:
+    actor, critic, optimizer = make_agent(0)
+    data = save(tmp_path / "ckpt.pt", actor, critic, optimizer).read_bytes()
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(data[:keep])
+    with pytest.raises(CheckpointError, match=rf"^load_checkpoint: {damaged}: not a readable checkpoint"):
+        load_checkpoint(damaged)
+
+
+def test_missing_files_keys_and_versions(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(tmp_path / "nowhere.pt")
+    assert str(caught.value) == f"load_checkpoint: {tmp_path / 'nowhere.pt'}: no such file"
+    actor, critic, optimizer = make_agent(0)
+    payload = torch.load(save(tmp_path / "ckpt.pt", actor, critic, optimizer), weights_only=True)
+    cases = [
+        ({k: v for k, v in payload.items() if k != "optimizers"}, "missing key 'optimizers'"),
+        (payload | {"format_version": 2}, f"format_version is 2; expected {FORMAT_VERSION}"),
+        (payload | {"progress": [1, 2]}, "progress is a list; expected a dict"),
+        (actor.state_dict(), "not a typedrl checkpoint (no format 'typedrl-checkpoint' marker)"),
+    ]
+    for index, (data, problem) in enumerate(cases):
+        path = tmp_path / f"case{index}.pt"
+        torch.save(data, path)
+        with pytest.raises(CheckpointError) as caught:
+            load_checkpoint(path)
+        assert str(caught.value) == f"load_checkpoint: {path}: {problem}"
+
+
+def test_save_refuses_what_could_not_be_loaded_and_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    actor, critic, optimizer = make_agent(0)
+    path = save(tmp_path / "ckpt.pt", actor, critic, optimizer)
+    before = path.read_bytes()
+    with pytest.raises(CheckpointError) as caught:
+        save_checkpoint(path, modules={}, optimizers={}, config={}, progress={}, extra={"obs": [np.zeros(3)]})
+    assert str(caught.value) == (
+        "save_checkpoint: checkpoint['extra']['obs'][0] is a ndarray; expected dicts, lists, tuples, str, int, "
+        "float, bool, None or tensors (weights-only loading refuses anything else)"
+    )
+    with pytest.raises(CheckpointError, match=r"^save_checkpoint: progress\['update'\] is nan; expected a finite"):
+        save_checkpoint(path, modules={}, optimizers={}, config={}, progress={"update": float("nan")})
+
+    def crash(descriptor: int) -> None:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(os, "fsync", crash)
+    with pytest.raises(OSError, match="disk gone"):
+        save_checkpoint(path, modules={"actor": actor}, optimizers={}, config={}, progress={})
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_checkpoint_loads_on_cpu_and_restores_cuda_rng(tmp_path: Path) -> None:
+    actor = nn.Linear(4, 2).cuda()
+    optimizer = torch.optim.Adam(actor.parameters())
+    actor(torch.randn(3, 4, device="cuda")).sum().backward()
+    optimizer.step()
+    state = capture_rng()
+    assert len(state.torch_cuda) == torch.cuda.device_count()
+    modules, optimizers = {"actor": actor}, {"adam": optimizer}
+    path = save_checkpoint(tmp_path / "c.pt", modules=modules, optimizers=optimizers, config={}, progress={}, rng=state)
+    expected = torch.rand(4, device="cuda")
+    checkpoint = load_checkpoint(path)  # map_location="cpu"
+    assert checkpoint.modules["actor"]["weight"].device.type == "cpu"
+    cpu_actor = nn.Linear(4, 2)
+    restore(checkpoint, modules={"actor": cpu_actor})
+    assert torch.equal(cpu_actor.weight, actor.weight.cpu())
+    assert torch.equal(torch.rand(4, device="cuda"), expected)

@@ -1,0 +1,291 @@
+"""Checkpoints: modules, optimizers, RNG states, config and progress, saved atomically, loaded without unpickling.
+
+A checkpoint is one :func:`torch.save` file holding only plain data: dicts, lists, tuples, strings, numbers,
+booleans, ``None`` and tensors. :func:`load_checkpoint` reads it with ``torch.load(..., weights_only=True)``, so
+loading never runs code from the file; a file that needs more is refused with
+:class:`~typedrl.errors.CheckpointError`. :func:`save_checkpoint` checks the same rule before writing, so every
+checkpoint it writes can be loaded back.
+
+Resuming: ``restore(load_checkpoint(path), modules=..., optimizers=...)`` puts the weights, the optimizer state and
+the RNG streams (:func:`capture_rng`) back where they were, so the next update is the one the interrupted run would
+have made. Environment state is not covered: the caller decides how environments restart.
+"""
+
+import math
+import pickle
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import torch
+from torch import nn
+
+from typedrl._atomic import atomic_writer
+from typedrl.errors import CheckpointError
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Checkpoint",
+    "RngState",
+    "capture_rng",
+    "load_checkpoint",
+    "restore",
+    "restore_rng",
+    "save_checkpoint",
+]
+
+FORMAT_VERSION: Final = 1
+"""The version of the checkpoint layout this typedrl writes and reads."""
+
+_FORMAT: Final = "typedrl-checkpoint"
+_KEYS: Final = ("format", "format_version", "modules", "optimizers", "config", "progress", "rng", "extra")
+_PLAIN: Final = (str, int, float, bool, type(None), torch.Tensor, torch.Size)
+
+
+@dataclass(frozen=True)
+class RngState:
+    """The state of every random stream typedrl's training uses, as plain data (see :func:`capture_rng`)."""
+
+    torch_cpu: torch.Tensor
+    """:func:`torch.get_rng_state`."""
+    torch_cuda: tuple[torch.Tensor, ...]
+    """:func:`torch.cuda.get_rng_state_all`; empty where CUDA is not available."""
+    numpy: tuple[str, torch.Tensor, int, int, float]
+    """:func:`numpy.random.get_state` (the global legacy generator), its key array as an int64 tensor."""
+    python: tuple[int, tuple[int, ...], float | None]
+    """:func:`random.getstate`."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A loaded checkpoint: state dicts by name, the run's config and progress, and the RNG state."""
+
+    path: Path
+    """The file it was read from."""
+    modules: Mapping[str, dict[str, torch.Tensor]]
+    """Each module's ``state_dict()``, by the name it was saved under (e.g. ``actor``, ``critic``)."""
+    optimizers: Mapping[str, dict[str, Any]]
+    """Each optimizer's ``state_dict()``, by name."""
+    config: Mapping[str, Any]
+    """The run's config as JSON data."""
+    progress: Mapping[str, int | float]
+    """Where the run was, e.g. ``update`` and ``env_steps``."""
+    rng: RngState | None
+    """The RNG streams when saved, or ``None`` if they were not saved."""
+    extra: Mapping[str, Any]
+    """Anything else the caller saved (plain data only)."""
+
+
+def capture_rng() -> RngState:
+    """The current state of torch's CPU generator, every CUDA generator, numpy's global RNG and :mod:`random`."""
+    numpy_state = np.random.get_state(legacy=True)
+    if not isinstance(numpy_state, tuple):  # only a non-MT19937 global generator gives a dict
+        raise CheckpointError(
+            f"capture_rng: numpy's global RNG state is {type(numpy_state).__name__}; expected MT19937"
+        )
+    algorithm, keys, position, has_gauss, cached_gaussian = numpy_state
+    version, internal, gauss_next = random.getstate()
+    return RngState(
+        torch_cpu=torch.get_rng_state(),
+        torch_cuda=tuple(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else (),
+        numpy=(
+            str(algorithm),
+            torch.from_numpy(keys.astype(np.int64)),
+            int(position),
+            int(has_gauss),
+            float(cached_gaussian),
+        ),
+        python=(int(version), tuple(int(value) for value in internal), gauss_next),
+    )
+
+
+def restore_rng(state: RngState) -> None:
+    """Put every random stream back to ``state``; CUDA states are restored for the devices present."""
+    torch.set_rng_state(state.torch_cpu)
+    if torch.cuda.is_available():
+        for device, cuda_state in enumerate(state.torch_cuda[: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(cuda_state, device)
+    algorithm, keys, position, has_gauss, cached_gaussian = state.numpy
+    np.random.set_state((algorithm, keys.numpy().astype(np.uint32), position, has_gauss, cached_gaussian))
+    version, internal, gauss_next = state.python
+    random.setstate((version, tuple(internal), gauss_next))
+
+
+def _check_plain(value: object, where: str) -> None:
+    """Raise unless ``value`` is made of what weights-only loading accepts."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str | int):
+                raise CheckpointError(f"save_checkpoint: {where} has a key {key!r}; expected str or int keys")
+            _check_plain(item, f"{where}[{key!r}]")
+    elif isinstance(value, list | tuple) and not isinstance(value, torch.Size):
+        for index, item in enumerate(value):
+            _check_plain(item, f"{where}[{index}]")
+    elif not isinstance(value, _PLAIN):
+        raise CheckpointError(
+            f"save_checkpoint: {where} is a {type(value).__name__}; expected dicts, lists, tuples, str, int, float, "
+            "bool, None or tensors (weights-only loading refuses anything else)"
+        )
+
+
+def _rng_payload(state: RngState) -> dict[str, Any]:
+    return {
+        "torch_cpu": state.torch_cpu,
+        "torch_cuda": list(state.torch_cuda),
+        "numpy": state.numpy,
+        "python": state.python,
+    }
+
+
+def save_checkpoint(
+    path: str | Path,
+    *,
+    modules: Mapping[str, nn.Module],
+    optimizers: Mapping[str, torch.optim.Optimizer],
+    config: Mapping[str, Any],
+    progress: Mapping[str, int | float],
+    rng: RngState | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a checkpoint to ``path`` atomically (temporary file, fsync, rename); returns the path.
+
+    ``config`` is the run's config as JSON data; ``progress`` holds finite numbers such as ``update`` and
+    ``env_steps``; ``rng`` is usually :func:`capture_rng`'s result; ``extra`` is any other plain data.
+
+    Raises:
+        CheckpointError: something that weights-only loading could not read back, or a non-finite progress value.
+    """
+    for name, number in progress.items():
+        if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
+            raise CheckpointError(f"save_checkpoint: progress[{name!r}] is {number!r}; expected a finite number")
+    payload = {
+        "format": _FORMAT,
+        "format_version": FORMAT_VERSION,
+        "modules": {name: module.state_dict() for name, module in modules.items()},
+        "optimizers": {name: optimizer.state_dict() for name, optimizer in optimizers.items()},
+        "config": dict(config),
+        "progress": dict(progress),
+        "rng": None if rng is None else _rng_payload(rng),
+        "extra": dict(extra or {}),
+    }
+    _check_plain(payload, "checkpoint")
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_writer(target) as handle:
+        torch.save(payload, handle)
+    return target
+
+
+def _first_sentence(err: BaseException) -> str:
+    """``Kind: first sentence`` of an error from :func:`torch.load` (whose messages run to a paragraph)."""
+    text = " ".join(str(err).split())
+    lines = [line.strip() for line in str(err).splitlines() if "WeightsUnpickler error:" in line]
+    if lines:  # a weights-only refusal: the line that names what was refused
+        text = lines[0].split("WeightsUnpickler error:", 1)[1].strip()
+    sentence = text.split(". ", 1)[0].rstrip(".")
+    return f"{type(err).__name__}: {sentence}" if sentence else type(err).__name__
+
+
+def _field(payload: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    if key not in payload:
+        raise CheckpointError(f"{where}: missing key {key!r}")
+    value = payload[key]
+    if not isinstance(value, kind):
+        raise CheckpointError(f"{where}: {key} is a {type(value).__name__}; expected a {kind.__name__}")
+    return value
+
+
+def _rng_from(payload: Any, where: str) -> RngState | None:
+    if payload is None:
+        return None
+    try:
+        algorithm, keys, position, has_gauss, cached = payload["numpy"]
+        version, internal, gauss_next = payload["python"]
+        return RngState(
+            torch_cpu=payload["torch_cpu"],
+            torch_cuda=tuple(payload["torch_cuda"]),
+            numpy=(algorithm, keys, position, has_gauss, cached),
+            python=(version, tuple(internal), gauss_next),
+        )
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{where}: rng is malformed ({type(err).__name__}: {err})") from err
+
+
+def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Read a checkpoint with ``torch.load(..., weights_only=True)``; tensors go to ``map_location``.
+
+    Raises:
+        CheckpointError: the file is missing, truncated or corrupt, holds objects weights-only loading refuses,
+            is not a typedrl checkpoint, has another format version, or lacks a key.
+    """
+    file = Path(path)
+    where = f"load_checkpoint: {file}"
+    if not file.is_file():
+        raise CheckpointError(f"{where}: no such file")
+    try:
+        payload = torch.load(file, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "Weights only load failed" in str(err):
+            detail = _first_sentence(err)
+            raise CheckpointError(f"{where}: refused: it holds objects beyond plain data ({detail})") from err
+        raise CheckpointError(f"{where}: not a readable checkpoint (corrupt?): {_first_sentence(err)}") from err
+    except Exception as err:  # torch.load raises many kinds for a damaged file
+        detail = _first_sentence(err)
+        raise CheckpointError(f"{where}: not a readable checkpoint (truncated or corrupt?): {detail}") from err
+    if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+        raise CheckpointError(f"{where}: not a typedrl checkpoint (no format {_FORMAT!r} marker)")
+    version = _field(payload, "format_version", int, where)
+    if version != FORMAT_VERSION:
+        raise CheckpointError(f"{where}: format_version is {version}; expected {FORMAT_VERSION}")
+    for key in _KEYS:
+        if key not in payload:
+            raise CheckpointError(f"{where}: missing key {key!r}")
+    return Checkpoint(
+        path=file,
+        modules=_field(payload, "modules", dict, where),
+        optimizers=_field(payload, "optimizers", dict, where),
+        config=_field(payload, "config", dict, where),
+        progress=_field(payload, "progress", dict, where),
+        rng=_rng_from(payload["rng"], where),
+        extra=_field(payload, "extra", dict, where),
+    )
+
+
+def _load_into(
+    where: str, kind: str, name: str, target: nn.Module | torch.optim.Optimizer, states: Mapping[str, dict[str, Any]]
+) -> None:
+    if name not in states:
+        raise CheckpointError(f"{where}: no {kind} {name!r}; the checkpoint has {sorted(states)}")
+    try:
+        # The state dict itself, not a copy: a module's carries _metadata (per-submodule versions).
+        target.load_state_dict(states[name])
+    except (RuntimeError, ValueError, KeyError) as err:
+        detail = " ".join(str(err).split())  # torch's message spans lines; keep ours on one
+        raise CheckpointError(f"{where}: {kind} {name!r} does not fit: {detail}") from err
+
+
+def restore(
+    checkpoint: Checkpoint,
+    *,
+    modules: Mapping[str, nn.Module],
+    optimizers: Mapping[str, torch.optim.Optimizer] | None = None,
+    rng: bool = True,
+) -> None:
+    """Load the checkpoint's state dicts into ``modules`` and ``optimizers`` (by name), and its RNG state.
+
+    Each name given must be in the checkpoint; names the checkpoint has but the call does not are left alone
+    (so evaluation can restore the actor only). With ``rng=True`` the RNG streams are restored too, when saved.
+
+    Raises:
+        CheckpointError: a name the checkpoint lacks, or a state dict that does not fit (keys, shapes, groups).
+    """
+    where = f"restore: {checkpoint.path}"
+    for name, module in modules.items():
+        _load_into(where, "module", name, module, checkpoint.modules)
+    for name, optimizer in (optimizers or {}).items():
+        _load_into(where, "optimizer", name, optimizer, checkpoint.optimizers)
+    if rng and checkpoint.rng is not None:
+        restore_rng(checkpoint.rng)

@@ -1,0 +1,210 @@
+"""Greedy evaluation: how well the policy does when it always takes its most likely action.
+
+Episode ``k`` (``0 ≤ k < episodes``) starts from ``reset(seed=base_seed + k)``, exactly as a single
+``gymnasium.make(env_id)`` reset with that seed would, and its score is the undiscounted return
+``G = Σₜ rₜ``. All episodes run side by side in one synchronous vector environment, with one batched forward
+pass of the actor per vector step; an episode that is still running after ``max_steps`` steps is cut there and
+counts with the return it reached. Same actor weights and seeds give the same result.
+"""
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from typedrl.errors import EvaluationError
+
+__all__ = ["EvalResult", "evaluate"]
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """The outcome of one greedy evaluation, episodes in seed order (episode ``k`` used ``base_seed + k``).
+
+    ``mean``, ``std`` (population standard deviation), ``min`` and ``max`` are computed from ``returns``.
+    """
+
+    returns: tuple[float, ...]
+    """Undiscounted return of each episode."""
+    lengths: tuple[int, ...]
+    """Steps each episode lasted."""
+    capped: tuple[bool, ...]
+    """Whether the episode was cut by ``max_steps`` rather than ending by itself (termination or time limit)."""
+    mean: float = field(init=False)
+    """Mean return."""
+    std: float = field(init=False)
+    """Population standard deviation of the returns (``0.0`` for one episode)."""
+    min: float = field(init=False)
+    """Lowest return."""
+    max: float = field(init=False)
+    """Highest return."""
+
+    def __post_init__(self) -> None:
+        count = len(self.returns)
+        if count == 0:
+            raise EvaluationError("EvalResult: returns is empty; expected at least one episode")
+        if len(self.lengths) != count or len(self.capped) != count:
+            raise EvaluationError(
+                f"EvalResult: {count} returns, {len(self.lengths)} lengths and {len(self.capped)} capped flags; "
+                "expected one of each per episode"
+            )
+        mean = math.fsum(self.returns) / count
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "std", math.sqrt(math.fsum((value - mean) ** 2 for value in self.returns) / count))
+        object.__setattr__(self, "min", min(self.returns))
+        object.__setattr__(self, "max", max(self.returns))
+
+    def __str__(self) -> str:
+        return (
+            f"{len(self.returns)} episodes: mean {self.mean:.2f} ± {self.std:.2f} "
+            f"(min {self.min:.2f}, max {self.max:.2f})"
+        )
+
+
+def _check_int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise EvaluationError(f"evaluate: {name} is {value!r}; expected an int >= {minimum}")
+    return value
+
+
+def _make_envs(env_id: str, episodes: int, env_kwargs: dict[str, Any]) -> gym.vector.VectorEnv:
+    try:
+        # NEXT_STEP autoreset: a sub-environment that has ended keeps stepping (its later results are ignored),
+        # so the whole batch steps together with no per-environment reset calls.
+        return gym.make_vec(
+            env_id,
+            num_envs=episodes,
+            vectorization_mode="sync",
+            vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP},
+            **env_kwargs,
+        )
+    except gym.error.Error as err:
+        raise EvaluationError(f"evaluate: cannot make {env_id!r}: {err}") from err
+
+
+def _spaces(env_id: str, envs: gym.vector.VectorEnv) -> tuple[int, int]:
+    """The number of discrete actions and the first action's value; raises unless Box observations."""
+    observation_space, action_space = envs.single_observation_space, envs.single_action_space
+    if not isinstance(observation_space, gym.spaces.Box):
+        raise EvaluationError(f"evaluate: {env_id} has observation space {observation_space}; expected a Box")
+    if not isinstance(action_space, gym.spaces.Discrete):
+        raise EvaluationError(f"evaluate: {env_id} has action space {action_space}; expected a Discrete")
+    return int(action_space.n), int(action_space.start)
+
+
+def _check_observations(env_id: str, step: int, observations: np.ndarray, active: np.ndarray) -> None:
+    finite = np.isfinite(observations.reshape(observations.shape[0], -1)).all(axis=1)
+    bad = np.flatnonzero(active & ~finite)
+    if bad.size:
+        raise EvaluationError(
+            f"evaluate: {env_id} step {step}, episode {int(bad[0])}: the observation is not finite; "
+            "expected finite floats"
+        )
+
+
+def _greedy_actions(
+    actor: nn.Module, observations: np.ndarray, active: np.ndarray, *, step: int, n_actions: int, device: torch.device
+) -> np.ndarray:
+    logits = actor(torch.as_tensor(observations, dtype=torch.float32, device=device))
+    expected = (observations.shape[0], n_actions)
+    if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != expected:
+        got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise EvaluationError(f"evaluate: step {step}: the actor returned {got}; expected logits of shape {expected}")
+    logits_np = logits.detach().cpu().numpy()
+    bad = np.flatnonzero(active & ~np.isfinite(logits_np).all(axis=1))
+    if bad.size:
+        raise EvaluationError(f"evaluate: step {step}, episode {int(bad[0])}: the actor's logits are not finite")
+    # argmax picks the first of tied maxima, so ties are broken the same way on every run.
+    actions: np.ndarray = logits_np.argmax(axis=1)
+    return actions
+
+
+def evaluate(
+    actor: nn.Module,
+    env_id: str,
+    *,
+    episodes: int = 10,
+    base_seed: int = 0,
+    max_steps: int = 1000,
+    device: str | torch.device = "cpu",
+    env_kwargs: dict[str, Any] | None = None,
+) -> EvalResult:
+    """Run ``episodes`` greedy episodes of ``env_id`` and return their undiscounted returns.
+
+    ``actor`` maps float32 observations ``[B, *obs]`` on ``device`` to logits ``[B, A]``; the action is
+    ``argmax`` of the logits (the first on ties). It runs under :func:`torch.no_grad` in eval mode, and each
+    submodule's training flag is restored afterwards. ``env_kwargs`` go to the environment's constructor.
+    The environment needs a ``Box`` observation space and a ``Discrete`` action space.
+
+    Raises:
+        EvaluationError: a bad argument, an unsupported environment, a non-finite observation or logit, or an
+            actor output of the wrong shape.
+    """
+    if not isinstance(actor, nn.Module):
+        raise EvaluationError(f"evaluate: actor is a {type(actor).__name__}; expected a torch.nn.Module")
+    _check_int("episodes", episodes, 1)
+    _check_int("base_seed", base_seed, 0)
+    _check_int("max_steps", max_steps, 1)
+    target = torch.device(device)
+    envs = _make_envs(env_id, episodes, dict(env_kwargs or {}))
+    modes = [(module, module.training) for module in actor.modules()]
+    try:
+        n_actions, first_action = _spaces(env_id, envs)
+        actor.eval()
+        with torch.no_grad():
+            returns, lengths, active = _play(
+                actor,
+                envs,
+                env_id,
+                base_seed=base_seed,
+                max_steps=max_steps,
+                n_actions=n_actions,
+                first_action=first_action,
+                device=target,
+            )
+    finally:
+        for module, training in modes:
+            module.training = training
+        envs.close()
+    return EvalResult(
+        returns=tuple(float(value) for value in returns),
+        lengths=tuple(int(value) for value in lengths),
+        capped=tuple(bool(value) for value in active),
+    )
+
+
+def _play(
+    actor: nn.Module,
+    envs: gym.vector.VectorEnv,
+    env_id: str,
+    *,
+    base_seed: int,
+    max_steps: int,
+    n_actions: int,
+    first_action: int,
+    device: torch.device,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Step every sub-environment until each has ended once or ``max_steps`` steps have passed.
+
+    Returns each episode's return and length, and whether it was still running when the cap cut it.
+    """
+    # A synchronous vector env seeds sub-environment k with base_seed + k.
+    observations, _ = envs.reset(seed=base_seed)
+    count = envs.num_envs
+    returns = np.zeros(count, dtype=np.float64)
+    lengths = np.zeros(count, dtype=np.int64)
+    active = np.ones(count, dtype=np.bool_)
+    for step in range(max_steps):
+        _check_observations(env_id, step, observations, active)
+        actions = _greedy_actions(actor, observations, active, step=step, n_actions=n_actions, device=device)
+        observations, rewards, terminated, truncated, _ = envs.step(actions + first_action)
+        returns += np.where(active, rewards, 0.0)
+        lengths += active
+        active &= ~(terminated | truncated)
+        if not active.any():
+            break
+    return returns, lengths, active

@@ -1,0 +1,92 @@
+"""``curve.png``: greedy evaluation return against environment steps, drawn from a training log.
+
+matplotlib is imported inside :func:`plot_curve` and drives its Agg canvas directly (no :mod:`matplotlib.pyplot`),
+so ``import typedrl`` stays light, plotting works without a display, and the caller's pyplot backend is untouched.
+"""
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from typedrl._atomic import atomic_writer
+from typedrl.runlog import TrainLog, load_trainlog
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["plot_curve"]
+
+_MEAN_COLOR = "#1f77b4"
+_TRAIN_COLOR = "#ff7f0e"
+
+
+def plot_curve(log: TrainLog | str | Path, out: str | Path) -> Path:
+    """Draw ``log`` (a :class:`~typedrl.runlog.TrainLog` or the path of a ``trainlog.json``) into the PNG ``out``.
+
+    The plot shows the greedy evaluation mean return against environment steps with its min–max band, the mean
+    return of training episodes per update (sampled policy) for comparison, and the environment's reward
+    threshold where Gymnasium knows it. The file is written atomically; returns its path.
+
+    Raises:
+        RunLogError: ``log`` is a path that :func:`~typedrl.runlog.load_trainlog` cannot read.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    trainlog = log if isinstance(log, TrainLog) else load_trainlog(log)
+    figure = Figure(figsize=(8.0, 4.5), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    _draw(axes, trainlog)
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_writer(target) as handle:
+        # No "Software" stamp: the same log gives the same bytes across matplotlib patch releases.
+        figure.savefig(handle, format="png", metadata={"Software": None})
+    return target
+
+
+def _draw(axes: "Axes", log: TrainLog) -> None:
+    trained = [(record.env_steps, record.episode_return_mean) for record in log.updates]
+    train_points = [(steps, value) for steps, value in trained if value is not None]
+    if train_points:
+        axes.plot(
+            *zip(*train_points, strict=True),
+            color=_TRAIN_COLOR,
+            alpha=0.5,
+            lw=1,
+            label="training episodes (mean per update)",
+        )
+    if log.evaluations:
+        steps = [record.env_steps for record in log.evaluations]
+        axes.fill_between(
+            steps,
+            [record.min for record in log.evaluations],
+            [record.max for record in log.evaluations],
+            color=_MEAN_COLOR,
+            alpha=0.2,
+            lw=0,
+            label="greedy eval min–max",
+        )
+        means = [record.mean for record in log.evaluations]
+        axes.plot(steps, means, color=_MEAN_COLOR, marker="o", ms=3, label="greedy eval mean")
+    threshold = _reward_threshold(log.env_id)
+    if threshold is not None and (train_points or log.evaluations):
+        axes.axhline(threshold, color="grey", ls="--", lw=1, label=f"reward threshold {threshold:g}")
+    if not (train_points or log.evaluations):
+        axes.text(0.5, 0.5, "no returns recorded yet", ha="center", va="center", transform=axes.transAxes)
+    axes.set_xlabel("environment steps")
+    axes.set_ylabel("episode return (undiscounted)")
+    axes.set_title(f"{log.algo} on {log.env_id} (seed {log.seed})")
+    axes.grid(alpha=0.3)
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(loc="lower right")
+
+
+def _reward_threshold(env_id: str) -> float | None:
+    import gymnasium
+
+    try:
+        threshold = gymnasium.spec(env_id).reward_threshold
+    except gymnasium.error.Error:
+        return None
+    return None if threshold is None else float(threshold)
