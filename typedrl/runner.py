@@ -79,6 +79,12 @@ class _Progress:
         )
         self.stream.flush()
 
+    def clear(self) -> None:
+        """Erase the bar's line, so a line printed next starts at the left margin (the next show redraws it)."""
+        if self.enabled:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
     def close(self) -> None:
         if self.enabled:
             self.stream.write("\n")
@@ -224,6 +230,7 @@ def train(
             seconds += time.perf_counter() - start
             _record(run_log, stats, seconds)
             if isinstance(stats, EpochStats) and not quiet:
+                bar.clear()
                 echo(
                     f"epoch: {stats.epoch:<3} episodes: {stats.episodes:<5} "
                     f"avg reward per episode: {stats.mean_return:.2f}"
@@ -232,6 +239,7 @@ def train(
             if config.eval.every and done % config.eval.every == 0:
                 final = run_evaluation()
                 if isinstance(config, PPOConfig) and not quiet:
+                    bar.clear()
                     echo(
                         f"update {done}: {algorithm.env_steps} env steps, {seconds:.1f}s, "
                         f"greedy return {final.mean:.1f}"
