@@ -13,13 +13,13 @@ best of several rounds, with typedrl's runtime shape checks on (the default) and
 """
 
 import argparse
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
+from timing import best_seconds  # bench/timing.py (scripts run with bench/ on sys.path)
 from torch import Tensor, nn
 
 import typedrl
@@ -29,22 +29,6 @@ from typedrl.records import Rollout
 SIZES = [(128, 8), (2048, 64)]
 COLLECT_ENVS = [8, 64]
 COLLECT_HORIZON = 128
-
-
-def best_seconds(function: Callable[[], object], *, budget: float, min_calls: int = 3) -> float:
-    """The best mean time per call over 5 rounds, each sized to take about ``budget / 5`` seconds."""
-    function()
-    start = time.perf_counter()
-    function()
-    once = max(time.perf_counter() - start, 1e-7)
-    calls = max(min_calls, int(budget / 5 / once))
-    best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(calls):
-            function()
-        best = min(best, (time.perf_counter() - start) / calls)
-    return best
 
 
 def rollout_fields(horizon: int, n_envs: int) -> dict[str, Any]:

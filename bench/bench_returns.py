@@ -10,11 +10,11 @@ On CUDA (when a GPU is present) it also times typedrl against a device-to-device
 """
 
 import argparse
-import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
+from timing import best_seconds  # bench/timing.py (scripts run with bench/ on sys.path)
 
 import typedrl
 
@@ -24,22 +24,6 @@ SIZES = [(128, 8), (2048, 8), (2048, 64), (1000, 1024), (100000, 1)]
 FLOOR_TARGET = {(100000, 1): 20.0}
 DEFAULT_FLOOR_TARGET = 5.0
 NUMPY_SPEEDUP_TARGET = ((2048, 8), 100.0)
-
-
-def best_seconds(function: Callable[[], object], *, budget: float, min_calls: int = 3) -> float:
-    """The best mean time per call over 5 rounds, each sized to take about ``budget / 5`` seconds."""
-    function()
-    start = time.perf_counter()
-    function()
-    once = max(time.perf_counter() - start, 1e-7)
-    calls = max(min_calls, int(budget / 5 / once))
-    best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(calls):
-            function()
-        best = min(best, (time.perf_counter() - start) / calls)
-    return best
 
 
 def numpy_loop_gae(
