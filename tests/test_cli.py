@@ -40,6 +40,12 @@ def test_help_lists_the_commands() -> None:
         (("ppo", "--preset", "nope"), "typedrl ppo: error: preset is 'nope'; expected one of default, sb3-zoo"),
         (("reinforce", "--device", "tpu"), "typedrl reinforce: error: argument --device: invalid choice: 'tpu'"),
         (("ppo", "--resume"), "typedrl ppo: error: --resume needs --out DIR"),
+        (("ppo", "--env", "CartPole-v9"), "typedrl ppo: error: env_id is 'CartPole-v9': Environment version `v9`"),
+        (
+            ("ppo", "--env", "Pendulum-v1"),
+            "typedrl ppo: error: env 'Pendulum-v1' has Box(-2.0, 2.0, (1,), float32) actions",
+        ),
+        (("check-env", "NoSuchEnv-v0"), "typedrl check-env: error: Environment `NoSuchEnv` doesn't exist."),
     ],
 )
 def test_bad_flags_print_one_line_and_exit_2(args: tuple[str, ...], message: str) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+import gymnasium
+
 from typedrl.errors import ConfigError, TypedRLError
 
 __all__ = ["build_parser", "main"]
@@ -194,6 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except ConfigError as error:
+        print(f"typedrl {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except gymnasium.error.Error as error:  # an unknown environment id, a missing optional dependency
         print(f"typedrl {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except TypedRLError as error:

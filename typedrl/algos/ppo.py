@@ -19,6 +19,7 @@ A non-finite loss or gradient raises :class:`~typedrl.errors.TrainingError` nami
 from dataclasses import dataclass
 from typing import Any
 
+import gymnasium
 import torch
 from gymnasium import spaces
 
@@ -28,7 +29,7 @@ from typedrl.envs import CheckedVectorEnv, make_env
 from typedrl.errors import ConfigError, RolloutError, TrainingError
 from typedrl.policies import ActorCritic, SampledPolicy, categorical_entropy, categorical_log_prob
 
-__all__ = ["PPO", "UpdateStats", "resolve_device"]
+__all__ = ["PPO", "UpdateStats", "discrete_spaces", "resolve_device", "training_env"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,14 @@ def resolve_device(device: str) -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device is 'cuda', but torch sees no CUDA device; use --device cpu", "device")
     return torch.device(device)
+
+
+def training_env(env_id: str, **kwargs: Any) -> CheckedVectorEnv:
+    """``make_env(env_id, **kwargs)``, with an unknown or unbuildable env id reported as a ConfigError."""
+    try:
+        return make_env(env_id, **kwargs)
+    except gymnasium.error.Error as error:
+        raise ConfigError(f"env_id is {env_id!r}: {error}", "env_id") from None
 
 
 def discrete_spaces(env: CheckedVectorEnv, env_id: str) -> tuple[int, int]:
@@ -76,7 +85,7 @@ class PPO:
     def __init__(self, config: PPOConfig, *, env: CheckedVectorEnv | None = None) -> None:
         self.config = config
         self.device = resolve_device(config.device)
-        self.env = env if env is not None else make_env(config.env_id, num_envs=config.num_envs, seed=config.seed)
+        self.env = env if env is not None else training_env(config.env_id, num_envs=config.num_envs, seed=config.seed)
         observation_size, n_actions = discrete_spaces(self.env, config.env_id)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)

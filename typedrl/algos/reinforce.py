@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode
 
-from typedrl.algos.ppo import discrete_spaces, resolve_device
+from typedrl.algos.ppo import discrete_spaces, resolve_device, training_env
 from typedrl.config import ReinforceConfig
-from typedrl.envs import CheckedVectorEnv, make_env
+from typedrl.envs import CheckedVectorEnv
 from typedrl.errors import TrainingError
 from typedrl.policies import categorical_entropy, categorical_log_prob, mlp, sample_categorical
 from typedrl.returns import discounted_returns
@@ -52,7 +52,7 @@ class Reinforce:
         self.device = resolve_device(config.device)
         kwargs = {} if config.max_episode_steps is None else {"max_episode_steps": config.max_episode_steps}
         # DISABLED autoreset: the epoch decides itself which finished sub-environments start a new episode.
-        self.env = env or make_env(
+        self.env = env or training_env(
             config.env_id,
             num_envs=config.num_envs,
             seed=config.seed,
