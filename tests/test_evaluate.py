@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from typedrl.errors import EvaluationError
+from typedrl.errors import ContractViolation, EvaluationError
 from typedrl.evaluate import EvalResult, evaluate
 
 
@@ -183,9 +183,8 @@ def test_discrete_start_offset_and_non_finite_observations() -> None:
     with torch.no_grad():
         forward.bias.copy_(torch.tensor([1.0, 0.0]))
     assert evaluate(forward, "TypedRLTest/Corridor-v0", episodes=2).returns == (5.0, 5.0)
-    with pytest.raises(EvaluationError) as caught:
+    # Evaluation steps go through the environment contract, as training steps do.
+    with pytest.raises(ContractViolation) as caught:
         evaluate(forward, "TypedRLTest/Corridor-v0", episodes=2, env_kwargs={"nan_at": 3})
-    message = (
-        "evaluate: TypedRLTest/Corridor-v0 step 3, episode 0: the observation is not finite; expected finite floats"
-    )
-    assert str(caught.value) == message
+    message = "TypedRLTest/Corridor-v0 step 3, env 0: observation[0] is nan; expected a finite float32"
+    assert str(caught.value).startswith(message)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from typedrl.envs import CheckedVectorEnv
 from typedrl.errors import EvaluationError
 
 __all__ = ["EvalResult", "evaluate"]
@@ -74,13 +75,16 @@ def _check_int(name: str, value: object, minimum: int) -> int:
 def _make_envs(env_id: str, episodes: int, env_kwargs: dict[str, Any]) -> gym.vector.VectorEnv:
     try:
         # NEXT_STEP autoreset: a sub-environment that has ended keeps stepping (its later results are ignored),
-        # so the whole batch steps together with no per-environment reset calls.
-        return gym.make_vec(
-            env_id,
-            num_envs=episodes,
-            vectorization_mode="sync",
-            vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP},
-            **env_kwargs,
+        # so the whole batch steps together with no per-environment reset calls. Every reset, step and action goes
+        # through the environment contract, as in training.
+        return CheckedVectorEnv(
+            gym.make_vec(
+                env_id,
+                num_envs=episodes,
+                vectorization_mode="sync",
+                vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP},
+                **env_kwargs,
+            )
         )
     except gym.error.Error as err:
         raise EvaluationError(f"evaluate: cannot make {env_id!r}: {err}") from err
@@ -94,16 +98,6 @@ def _spaces(env_id: str, envs: gym.vector.VectorEnv) -> tuple[int, int]:
     if not isinstance(action_space, gym.spaces.Discrete):
         raise EvaluationError(f"evaluate: {env_id} has action space {action_space}; expected a Discrete")
     return int(action_space.n), int(action_space.start)
-
-
-def _check_observations(env_id: str, step: int, observations: np.ndarray, active: np.ndarray) -> None:
-    finite = np.isfinite(observations.reshape(observations.shape[0], -1)).all(axis=1)
-    bad = np.flatnonzero(active & ~finite)
-    if bad.size:
-        raise EvaluationError(
-            f"evaluate: {env_id} step {step}, episode {int(bad[0])}: the observation is not finite; "
-            "expected finite floats"
-        )
 
 
 def _greedy_actions(
@@ -141,8 +135,10 @@ def evaluate(
     The environment needs a ``Box`` observation space and a ``Discrete`` action space.
 
     Raises:
-        EvaluationError: a bad argument, an unsupported environment, a non-finite observation or logit, or an
-            actor output of the wrong shape.
+        EvaluationError: a bad argument, an unsupported environment, a non-finite logit, or an actor output of
+            the wrong shape.
+        ContractViolation: the environment broke its contract (e.g. a NaN observation); every reset, step and
+            action of an evaluation is checked, as in training.
     """
     if not isinstance(actor, nn.Module):
         raise EvaluationError(f"evaluate: actor is a {type(actor).__name__}; expected a torch.nn.Module")
@@ -199,7 +195,6 @@ def _play(
     lengths = np.zeros(count, dtype=np.int64)
     active = np.ones(count, dtype=np.bool_)
     for step in range(max_steps):
-        _check_observations(env_id, step, observations, active)
         actions = _greedy_actions(actor, observations, active, step=step, n_actions=n_actions, device=device)
         observations, rewards, terminated, truncated, _ = envs.step(actions + first_action)
         returns += np.where(active, rewards, 0.0)
