@@ -8,7 +8,7 @@ exits with status 2; a run that fails (a contract violation, a non-finite loss) 
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -29,24 +29,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
-    return value
+def _int_at_least(minimum: int, complaint: str) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``minimum``; ``complaint`` says what a smaller one is."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} {complaint}")
+        return value
+
+    return parse
 
 
-def _natural(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
+_positive = _int_at_least(1, "is not a positive integer")
+_natural = _int_at_least(0, "is negative")
 
 
 def _add_training_flags(parser: argparse.ArgumentParser, *, budget: str, budget_help: str) -> None:
@@ -120,7 +119,6 @@ def _training_config(args: argparse.Namespace) -> Any:
     overrides: dict[str, Any] = {}
     if args.config is not None:
         overrides = read_config_file(args.config)
-        overrides.pop("algo", None) if overrides.get("algo") == args.command else None
     for flag in ("env_id", "num_envs", "seed", "device", "updates", "epochs"):
         value = getattr(args, flag, None)
         if value is not None:
@@ -162,17 +160,17 @@ def _evaluate(args: argparse.Namespace) -> int:
     from typedrl.checkpoint import load_checkpoint, restore
     from typedrl.config import PPOConfig, ReinforceConfig
     from typedrl.evaluate import evaluate
-    from typedrl.runner import _actor, _build
+    from typedrl.runner import build_algorithm, greedy_actor
 
     checkpoint = load_checkpoint(args.checkpoint)
     data = dict(checkpoint.config)
     config = (PPOConfig if data.get("algo") == "ppo" else ReinforceConfig).model_validate(
         {**data, "device": args.device}
     )
-    algorithm = _build(config)
+    algorithm = build_algorithm(config)
     restore(checkpoint, modules={"model": algorithm.model}, rng=False)
     result = evaluate(
-        _actor(algorithm),
+        greedy_actor(algorithm),
         config.env_id,
         episodes=args.episodes,
         base_seed=args.seed,

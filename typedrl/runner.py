@@ -30,7 +30,7 @@ from typedrl.evaluate import EvalResult, evaluate
 from typedrl.plot import plot_curve
 from typedrl.runlog import RunLog
 
-__all__ = ["RunResult", "default_run_dir", "train"]
+__all__ = ["RunResult", "build_algorithm", "default_run_dir", "greedy_actor", "train"]
 
 LOG_NAME = "trainlog.json"
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -95,11 +95,13 @@ def _config_data(config: PPOConfig | ReinforceConfig) -> dict[str, Any]:
     return config.model_dump(mode="json")
 
 
-def _build(config: PPOConfig | ReinforceConfig) -> PPO | Reinforce:
+def build_algorithm(config: PPOConfig | ReinforceConfig) -> PPO | Reinforce:
+    """The algorithm a config describes, with its environments, networks and optimizer."""
     return PPO(config) if isinstance(config, PPOConfig) else Reinforce(config)
 
 
-def _actor(algorithm: PPO | Reinforce) -> torch.nn.Module:
+def greedy_actor(algorithm: PPO | Reinforce) -> torch.nn.Module:
+    """The observation → logits module that greedy evaluation runs."""
     return algorithm.model.actor if isinstance(algorithm, PPO) else algorithm.model
 
 
@@ -172,7 +174,7 @@ def train(
     out = out_dir if out_dir is not None else default_run_dir(config)
     checkpoint_path = out / CHECKPOINT_NAME
     log_path = None if log == "off" else (log if log is not None else out / LOG_NAME)
-    algorithm = _build(config)
+    algorithm = build_algorithm(config)
     seconds = 0.0
 
     if resume:
@@ -206,7 +208,7 @@ def train(
     def run_evaluation() -> EvalResult:
         nonlocal evaluated_at
         result = evaluate(
-            _actor(algorithm),
+            greedy_actor(algorithm),
             config.env_id,
             episodes=config.eval.episodes,
             base_seed=config.eval.seed,

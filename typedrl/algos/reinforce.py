@@ -52,12 +52,16 @@ class Reinforce:
         self.device = resolve_device(config.device)
         kwargs = {} if config.max_episode_steps is None else {"max_episode_steps": config.max_episode_steps}
         # DISABLED autoreset: the epoch decides itself which finished sub-environments start a new episode.
-        self.env = env or training_env(
-            config.env_id,
-            num_envs=config.num_envs,
-            seed=config.seed,
-            autoreset_mode=AutoresetMode.DISABLED,
-            env_kwargs=kwargs,
+        self.env = (
+            env
+            if env is not None
+            else training_env(
+                config.env_id,
+                num_envs=config.num_envs,
+                seed=config.seed,
+                autoreset_mode=AutoresetMode.DISABLED,
+                env_kwargs=kwargs,
+            )
         )
         if self.env.metadata.get("autoreset_mode") != AutoresetMode.DISABLED:
             raise TrainingError("Reinforce needs a vector env with autoreset_mode DISABLED")
