@@ -6,8 +6,8 @@ setup(
     ext_modules=[
         Extension(
             "typedrl._kernels",
-            sources=["typedrl/_kernels.c"],
-            depends=["typedrl/_kernels_impl.h"],
+            sources=["src/typedrl/_kernels.c"],
+            depends=["src/typedrl/_kernels_impl.h"],
             extra_compile_args=["-O3", "-fno-math-errno", "-std=c11"],
         )
     ]
