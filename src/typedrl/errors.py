@@ -17,6 +17,7 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "ContractViolation",
+    "EnvError",
     "EvaluationError",
     "HyperparameterError",
     "InputError",
@@ -94,6 +95,40 @@ class ContractViolation(TypedRLError, ValueError):
     def __reduce__(self) -> tuple[type["ContractViolation"], tuple[str, str, int, int | None, str, str, str]]:
         """Pickle by the constructor's arguments, so the error crosses process boundaries intact."""
         return (type(self), (self.env_id, self.call, self.step, self.env_index, self.field, self.got, self.expected))
+
+
+class EnvError(TypedRLError, RuntimeError):
+    """An environment's own ``reset`` or ``step`` raised: the environment failed, not the data it returned.
+
+    The original exception is chained (``__cause__``). The message names the environment, the call, the step
+    and the sub-environment where that is known::
+
+        CartPole-v1 step 12, env 3: step raised ZeroDivisionError: division by zero
+
+    Attributes:
+        env_id: the environment's id (its registered id, else its class name).
+        call: ``"reset"`` or ``"step"``.
+        step: the number of the step (1 for the first ``step`` call); for a reset, the steps taken before it.
+        env_index: the sub-environment that raised, where the vector env lets it be known; else ``None``.
+    """
+
+    def __init__(self, env_id: str, call: str, step: int, env_index: int | None, detail: str) -> None:
+        self.env_id = env_id
+        self.call = call
+        self.step = step
+        self.env_index = env_index
+        self.detail = detail
+        if call == "reset":
+            where = f"{env_id} reset" if step == 0 else f"{env_id} reset after step {step}"
+        else:
+            where = f"{env_id} step {step}"
+        if env_index is not None:
+            where += f", env {env_index}"
+        super().__init__(f"{where}: {call} raised {detail}")
+
+    def __reduce__(self) -> tuple[type["EnvError"], tuple[str, str, int, int | None, str]]:
+        """Pickle by the constructor's arguments, so the error crosses process boundaries intact."""
+        return (type(self), (self.env_id, self.call, self.step, self.env_index, self.detail))
 
 
 class ConfigError(TypedRLError, ValueError):
