@@ -32,10 +32,17 @@ def _sync(num_envs: int) -> gym.vector.VectorEnv[Any, Any, Any]:
     return gym.make_vec("CartPole-v1", num_envs, vectorization_mode="sync")
 
 
+def _sync_same_step(num_envs: int) -> gym.vector.VectorEnv[Any, Any, Any]:
+    """SAME_STEP autoreset: the contract also holds every done sub-environment to a final observation in info."""
+    kwargs = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
+    return gym.make_vec("CartPole-v1", num_envs, vectorization_mode="sync", vector_kwargs=kwargs)
+
+
 SETTINGS: list[tuple[str, Callable[[int], gym.vector.VectorEnv[Any, Any, Any]], int]] = [
     ("CartPoleVectorEnv", _native, 8),
     ("CartPoleVectorEnv", _native, 64),
     ("make_vec sync", _sync, 8),
+    ("sync, SAME_STEP", _sync_same_step, 8),
 ]
 
 

@@ -16,9 +16,10 @@ from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
 from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv, VectorWrapper
 from jaxtyping import Float
 from torch import Tensor
+from zoo import HostileDict, RaisingArray, RaisingClass, object_array
 
 from typedrl.collect import Policy, PolicyStep, RolloutCollector
-from typedrl.envs import make_env
+from typedrl.envs import CheckedVectorEnv, make_env
 from typedrl.errors import ContractViolation, RolloutError
 from typedrl.records import Rollout
 from typedrl.returns import gae
@@ -454,3 +455,224 @@ def test_episodes_spanning_many_short_rollouts_are_counted_whole() -> None:
     assert lengths == long.episode_lengths
     assert returns == long.episode_returns
     assert min(lengths) > 2
+
+
+class _BreakInfo(VectorWrapper):
+    """SAME_STEP: hands the info of the first step with a done through ``change(info, done)``, and remembers it."""
+
+    def __init__(self, env: VectorEnv[Any, Any, Any], change: Callable[[dict[str, Any], np.ndarray], Any]) -> None:
+        super().__init__(env)
+        self.change = change
+        self.steps = 0
+        self.broken_at: tuple[int, int] | None = None  # (step, first done env)
+
+    def step(self, actions: Any) -> Any:
+        observations, rewards, terminated, truncated, info = self.env.step(actions)
+        self.steps += 1
+        done = terminated | truncated
+        if done.any() and self.broken_at is None:
+            self.broken_at = (self.steps, int(np.flatnonzero(done)[0]))
+            info = self.change(dict(info), done)
+        return observations, rewards, terminated, truncated, info
+
+
+def _replace(key: str, value: Any) -> Callable[[dict[str, Any], np.ndarray], Any]:
+    def change(info: dict[str, Any], done: np.ndarray) -> Any:
+        info[key] = value(done) if callable(value) else value
+        return info
+
+    return change
+
+
+def _drop(key: str) -> Callable[[dict[str, Any], np.ndarray], Any]:
+    def change(info: dict[str, Any], done: np.ndarray) -> Any:
+        del info[key]
+        return info
+
+    return change
+
+
+def _entry(value: Any) -> Callable[[dict[str, Any], np.ndarray], Any]:
+    """Puts ``value`` as the final observation of the first done sub-environment."""
+
+    def change(info: dict[str, Any], done: np.ndarray) -> Any:
+        final = info["final_obs"].copy()
+        final[int(np.flatnonzero(done)[0])] = value
+        info["final_obs"] = final
+        return info
+
+    return change
+
+
+_SAME_STEP = "in autoreset mode SAME_STEP"
+MALFORMED_INFO: dict[str, tuple[Callable[[dict[str, Any], np.ndarray], Any], str, str]] = {
+    # name: (change, the collector's message ({n}: the first done env), the contract's field)
+    "long-mask": (
+        _replace("_final_obs", lambda done: np.append(done, True)),
+        f"RolloutCollector: info['_final_obs'] is a bool array of shape (5,); expected a bool array of shape (4,)"
+        f" {_SAME_STEP}",
+        "info['_final_obs']",
+    ),
+    "int-mask": (
+        _replace("_final_obs", lambda done: done.astype(np.int64)),
+        f"RolloutCollector: info['_final_obs'] is an int64 array of shape (4,); expected a bool array of shape (4,)"
+        f" {_SAME_STEP}",
+        "info['_final_obs']",
+    ),
+    "hostile-mask": (
+        _replace("_final_obs", RaisingClass()),
+        f"RolloutCollector: info['_final_obs'] is RaisingClass() (a RaisingClass); expected a bool array of shape"
+        f" (4,) {_SAME_STEP}",
+        "info['_final_obs']",
+    ),
+    "no-mask": (
+        _drop("_final_obs"),
+        "RolloutCollector: env {n} is done but info has no final_obs for it; expected info['final_obs'] and"
+        f" info['_final_obs'] {_SAME_STEP}",
+        "info['_final_obs']",
+    ),
+    "false-mask": (
+        _replace("_final_obs", lambda done: np.zeros_like(done)),
+        "RolloutCollector: env {n} is done but info has no final_obs for it; expected info['final_obs'] and"
+        f" info['_final_obs'] {_SAME_STEP}",
+        "info['_final_obs']",
+    ),
+    "no-final-obs": (
+        _drop("final_obs"),
+        f"RolloutCollector: info['final_obs'] is missing; expected an array of shape (4,) {_SAME_STEP}",
+        "info['final_obs']",
+    ),
+    "batched-final-obs": (
+        _replace("final_obs", np.zeros((4, 4), np.float32)),
+        "RolloutCollector: info['final_obs'] is a float32 array of shape (4, 4); expected an array of shape (4,)"
+        f" {_SAME_STEP}",
+        "info['final_obs']",
+    ),
+    "none-entry": (
+        _entry(None),
+        "RolloutCollector: env {n} is done but info['final_obs'][{n}] is None; expected a numeric observation of"
+        f" shape (4,) {_SAME_STEP}",
+        "final_obs",
+    ),
+    "short-entry": (
+        _entry(np.zeros(3, np.float32)),
+        "RolloutCollector: env {n} is done but info['final_obs'][{n}] is a float32 array of shape (3,); expected a"
+        f" numeric observation of shape (4,) {_SAME_STEP}",
+        "final_obs",
+    ),
+    "hostile-entry": (
+        _entry(RaisingArray()),
+        "RolloutCollector: env {n} is done but info['final_obs'][{n}] is RaisingArray() (a RaisingArray); expected"
+        f" a numeric observation of shape (4,) {_SAME_STEP}",
+        "final_obs",
+    ),
+    "string-entry": (
+        _entry(np.array(["a", "b", "c", "d"])),
+        "RolloutCollector: env {n} is done but info['final_obs'][{n}] is a <U1 array of shape (4,); expected a"
+        f" numeric observation of shape (4,) {_SAME_STEP}",
+        "final_obs",
+    ),
+    "list-info": (
+        lambda info, done: [],
+        f"RolloutCollector: info is [] (a list); expected a dict with 'final_obs' and '_final_obs' {_SAME_STEP}",
+        "info",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED_INFO)
+def test_malformed_same_step_info_is_a_rollout_error_naming_the_key(name: str) -> None:
+    change, message, _ = MALFORMED_INFO[name]
+    env = _BreakInfo(sync_env(AutoresetMode.SAME_STEP), change)
+    collector = RolloutCollector(env, HashedLinearPolicy(), horizon=HORIZON, seed=SEED)
+    with pytest.raises(RolloutError) as caught:
+        collector.collect()
+    assert env.broken_at is not None
+    assert str(caught.value) == message.format(n=env.broken_at[1])
+
+
+@pytest.mark.parametrize("name", MALFORMED_INFO)
+def test_malformed_same_step_info_from_a_checked_env_is_a_contract_violation(name: str) -> None:
+    change, _, field = MALFORMED_INFO[name]
+    env = _BreakInfo(sync_env(AutoresetMode.SAME_STEP), change)
+    collector = RolloutCollector(CheckedVectorEnv(env), HashedLinearPolicy(), horizon=HORIZON, seed=SEED)
+    with pytest.raises(ContractViolation) as caught:
+        collector.collect()
+    assert env.broken_at is not None
+    assert (caught.value.step, caught.value.field) == (env.broken_at[0], field)
+
+
+def test_a_dict_subclass_info_is_read_past_its_own_methods() -> None:
+    env = _BreakInfo(sync_env(AutoresetMode.SAME_STEP), lambda info, done: HostileDict(info))
+    for wrapped in (env, CheckedVectorEnv(env)):
+        RolloutCollector(wrapped, HashedLinearPolicy(), horizon=HORIZON, seed=SEED).collect()
+
+
+class _BreakStep(VectorWrapper):
+    """Hands the result of step ``at`` through ``change``."""
+
+    def __init__(self, env: VectorEnv[Any, Any, Any], change: Callable[[tuple[Any, ...]], Any], at: int = 3) -> None:
+        super().__init__(env)
+        self.change, self.at, self.steps = change, at, 0
+
+    def step(self, actions: Any) -> Any:
+        result = self.env.step(actions)
+        self.steps += 1
+        return self.change(result) if self.steps == self.at else result
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda result: result[:4],
+            "RolloutCollector: env.step returned (array([[",
+        ),
+        (
+            lambda result: (result[0], "one", *result[2:]),
+            "RolloutCollector: env.step returned rewards='one' (a str); expected an array of shape (4,)",
+        ),
+        (
+            lambda result: (*result[:2], np.zeros(5, np.bool_), *result[3:]),
+            "RolloutCollector: env.step returned terminated=a bool array of shape (5,); expected an array of"
+            " shape (4,)",
+        ),
+        (
+            lambda result: (*result[:3], RaisingArray(), result[4]),
+            "RolloutCollector: env.step returned truncated=RaisingArray() (a RaisingArray); expected an array of"
+            " shape (4,)",
+        ),
+        (
+            lambda result: (object_array(*[None] * 4), *result[1:]),
+            "RolloutCollector: env.step returned observations=an object array of shape (4,); expected a numeric"
+            " array of shape (4, *obs)",
+        ),
+        (
+            lambda result: (result[0][:, :3], *result[1:]),
+            "RolloutCollector: env.step returned observations=a float32 array of shape (4, 3); expected an array of"
+            " shape (4, 4), as before",
+        ),
+    ],
+    ids=["four-tuple", "string-rewards", "long-terminated", "hostile-truncated", "object-observations", "short-obs"],
+)
+def test_an_unchecked_env_step_the_collector_cannot_record_is_a_rollout_error(
+    change: Callable[[tuple[Any, ...]], Any], message: str
+) -> None:
+    collector = RolloutCollector(_BreakStep(sync_env(AutoresetMode.NEXT_STEP), change), HashedLinearPolicy(), horizon=8)
+    with pytest.raises(RolloutError) as caught:
+        collector.collect()
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+
+
+def test_an_unchecked_env_reset_the_collector_cannot_record_is_a_rollout_error() -> None:
+    class BadReset(VectorWrapper):
+        def reset(self, **kwargs: Any) -> Any:
+            return self.env.reset(**kwargs)[0]
+
+    collector = RolloutCollector(BadReset(sync_env(AutoresetMode.NEXT_STEP)), HashedLinearPolicy(), horizon=8)
+    with pytest.raises(RolloutError) as caught:
+        collector.collect()
+    assert str(caught.value) == (
+        "RolloutCollector: env.reset returned a float32 array of shape (4, 4); expected (observations, info)"
+    )

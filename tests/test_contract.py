@@ -1,5 +1,6 @@
 """The environment contract: every misbehaviour in the zoo is caught, named and located; good envs pass."""
 
+import fractions
 import pickle
 import warnings
 from typing import Any
@@ -15,9 +16,14 @@ from zoo import (
     BoxActionEnv,
     Case,
     GoodEnv,
+    GoodVectorEnv,
+    HostileArray,
+    HostileDict,
+    HostileTuple,
     NaNAfterThousandsOfSteps,
     NaNObservation,
     OldGymStep,
+    object_array,
 )
 
 from typedrl.contract import Contract, ContractWarning
@@ -227,3 +233,84 @@ def test_contract_for_env_reads_the_spaces() -> None:
     assert vector.observation_space == single.observation_space
     assert repr(single).startswith("Contract(CartPole-v1, Box(")
     assert Contract.for_env(GoodEnv(), env_id="mine").env_id == "mine"
+
+
+def test_exact_messages_for_values_numpy_chokes_on_and_for_autoreset_info() -> None:
+    by_name = {case.name: case for case in CASES}
+    expected = {
+        "HugeIntReward": (
+            "HugeIntReward step 1: reward is 1000000000000000000000000000000000000... (an int beyond float64's range);"
+            " expected a finite real number"
+        ),
+        "RaisingReward": (
+            "RaisingReward step 1: reward is RaisingReal() (a RaisingReal), which raised Unreadable when read;"
+            " expected a finite real number"
+        ),
+        "UnprintableIntDiscreteObservation": (
+            "UnprintableIntDiscreteObservation step 1: observation is <an int of about 5001 digits> (an int);"
+            " expected an observation in Discrete(5)"
+        ),
+        "MultiDiscreteActionEnv-action=[RaisingArray(), 0]": (
+            "MultiDiscreteActionEnv step 1: action is [RaisingArray(), 0] (a list), which raised Unreadable when"
+            " read; expected an int64 array of shape (2,)"
+        ),
+        "LongFinalObsMask": (
+            "LongFinalObsMask step 1: info['_final_obs'] is a bool array of shape (5,);"
+            " expected a bool array of shape (4,)"
+        ),
+        "NoAutoresetInfo": (
+            "NoAutoresetInfo step 1, env 1: info['final_obs'] is missing; expected a final observation for every"
+            " done sub-environment (autoreset mode SAME_STEP)"
+        ),
+        "NoneWhereFinalObsIsMarked": (
+            "NoneWhereFinalObsIsMarked step 1, env 1: final_obs is None; expected a float32 array of shape (3,)"
+        ),
+    }
+    for name, message in expected.items():
+        assert str(_drive(by_name[name])) == message
+
+
+def test_a_huge_int_reward_in_float_range_passes_and_one_beyond_it_fails_even_when_not_finite() -> None:
+    contract = Contract(spaces.Discrete(2), spaces.Discrete(2), env_id="E", finite_rewards=False)
+    contract.check_step((0, 10**300, False, False, {}), step=1)
+    with pytest.raises(ContractViolation) as caught:
+        contract.check_step((0, -(10**400), False, False, {}), step=1)
+    assert str(caught.value) == (
+        "E step 1: reward is -100000000000000000000000000000000000... (an int beyond float64's range);"
+        " expected a real number that is not nan"
+    )
+
+
+def test_odd_but_good_results_pass() -> None:
+    """Subclasses read as their base (past their own methods), other real numbers, Python ints for Discrete."""
+    contract = Contract(spaces.Box(-1.0, 1.0, (3,), np.float32), spaces.Discrete(2), env_id="E")
+    observation = np.zeros(3, np.float32)
+    good = (observation.view(HostileArray), fractions.Fraction(1, 3), np.bool_(False), False, HostileDict())
+    contract.check_step(HostileTuple(good), step=1)
+    contract.check_reset(HostileTuple((observation, HostileDict())))
+    discrete = Contract(spaces.Discrete(5, start=2), spaces.Discrete(2), env_id="D")
+    for value in (2, np.int8(6), np.array(4, np.uint8), np.int64(3)):
+        discrete.check_step((value, 1, False, False, {}), step=1)
+    vector = Contract(
+        spaces.Box(-1.0, 1.0, (3,), np.float32), spaces.Discrete(2), num_envs=2, autoreset_mode="SameStep"
+    )
+    done = np.array([True, False])
+    info = HostileDict(final_obs=object_array(observation, None), _final_obs=done.view(HostileArray))
+    result = (np.zeros((2, 3), np.float32), np.ones(2), done, np.zeros(2, np.bool_), info)
+    assert vector.check_step(result, step=1) is result
+
+
+def test_autoreset_mode_must_be_one() -> None:
+    with pytest.raises(HyperparameterError) as caught:
+        Contract(spaces.Discrete(2), spaces.Discrete(2), num_envs=2, autoreset_mode="Sometimes")
+    assert str(caught.value) == ("Contract: autoreset_mode is 'Sometimes'; expected None or a gymnasium AutoresetMode")
+    env = GoodVectorEnv()
+    env.metadata = {"autoreset_mode": "Sometimes"}
+    with pytest.raises(InputError) as refused:
+        CheckedVectorEnv(env)
+    assert str(refused.value) == (
+        "GoodVectorEnv: env.metadata['autoreset_mode'] is 'Sometimes'; expected a gymnasium AutoresetMode"
+    )
+    assert Contract.for_env(make_env("CartPole-v1", num_envs=2, autoreset_mode="SameStep")).autoreset_mode is (
+        AutoresetMode.SAME_STEP
+    )

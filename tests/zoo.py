@@ -7,6 +7,7 @@ from 1 across episodes, as the checked wrappers count them; good episodes last 1
 """
 
 import dataclasses
+import numbers
 from typing import Any
 
 import gymnasium as gym
@@ -301,6 +302,153 @@ class MultiDiscreteActionEnv(GoodEnv):
         self.action_space = spaces.MultiDiscrete([3, 3])
 
 
+class Unreadable(Exception):
+    """What the hostile values below raise when the contract reads them."""
+
+
+def _unreadable(*args: Any, **kwargs: Any) -> Any:
+    raise Unreadable("read me not")
+
+
+class RaisingReal:
+    """Claims to be a real number (registered as ``numbers.Real``), but its ``__float__`` raises."""
+
+    __float__ = _unreadable
+
+    def __repr__(self) -> str:
+        return "RaisingReal()"
+
+
+numbers.Real.register(RaisingReal)
+
+
+class RaisingArray:
+    """An array-like whose ``__array__``, ``__len__`` and ``__getitem__`` raise."""
+
+    __array__ = __len__ = __getitem__ = _unreadable
+
+    def __repr__(self) -> str:
+        return "RaisingArray()"
+
+
+class RaisingClass:
+    """An object whose ``__class__`` raises: ``isinstance`` on it raises."""
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> Any:
+        raise Unreadable("read me not")
+
+    def __repr__(self) -> str:
+        return "RaisingClass()"
+
+
+class FinalObsKey:
+    """A dict key that collides with ``"final_obs"`` and whose ``__eq__`` raises: looking that key up raises."""
+
+    def __hash__(self) -> int:
+        return hash("final_obs")
+
+    __eq__ = _unreadable
+
+    def __repr__(self) -> str:
+        return "FinalObsKey()"
+
+
+class HostileArray(np.ndarray):
+    """An ndarray subclass whose own ufuncs, comparisons, truth and ``shape`` raise; its data is good."""
+
+    __array_ufunc__ = __array_function__ = __eq__ = __le__ = __bool__ = __len__ = _unreadable
+
+    @property  # type: ignore[misc]
+    def shape(self) -> Any:
+        raise Unreadable("read me not")
+
+
+class HostileTuple(tuple[Any, ...]):
+    """A tuple subclass whose ``__len__``, ``__iter__`` and ``__getitem__`` raise."""
+
+    __len__ = __iter__ = __getitem__ = _unreadable
+
+
+class HostileDict(dict[Any, Any]):
+    """A dict subclass whose ``get``, ``__getitem__``, ``__contains__`` and ``__iter__`` raise."""
+
+    get = __getitem__ = __contains__ = __iter__ = _unreadable
+
+
+def object_array(*items: Any) -> np.ndarray:
+    """A 1-D object array of ``items``, each stored as it is (``np.array`` would read array-likes)."""
+    array = np.empty(len(items), dtype=object)
+    for index, item in enumerate(items):
+        array[index] = item
+    return array
+
+
+class HugeIntReward(_Reward):
+    bad = 10**400
+
+
+class RaisingReward(_Reward):
+    bad = RaisingReal()
+
+
+class RaisingClassReward(_Reward):
+    bad = RaisingClass()
+
+
+class RaisingClassTerminated(GoodEnv):
+    def terminated(self) -> Any:
+        return RaisingClass()
+
+
+class RaisingArrayObservation(_Observation):
+    bad = RaisingArray()
+
+
+class ObjectArrayObservation(_Observation):
+    bad = object_array(0.0, RaisingArray(), 0.0)
+
+
+class ComplexObservation(_Observation):
+    bad = np.zeros(3, np.complex64)
+
+
+class StructuredObservation(_Observation):
+    bad = np.zeros(3, [("x", np.float32)])
+
+
+class DatetimeObservation(_Observation):
+    bad = np.zeros(3, "datetime64[s]")
+
+
+class ZeroDimObservation(_Observation):
+    bad = np.array(0.5, np.float32)
+
+
+class NaNInAnArraySubclass(_Element):
+    """A NaN in an ndarray subclass whose own methods raise: read as a plain array, the NaN is found."""
+
+    def bad_observation(self) -> Any:
+        return super().bad_observation().view(HostileArray)
+
+
+class TensorObservation(_Observation):
+    def bad_observation(self) -> Any:
+        import torch
+
+        return torch.zeros(2, 3)
+
+
+class HugeIntDiscreteObservation(DiscreteObservationEnv):
+    bad = 10**400
+
+
+class UnprintableIntDiscreteObservation(DiscreteObservationEnv):
+    """An int too long for Python to print (past 4300 digits)."""
+
+    bad = 10**5000
+
+
 class GoodVectorEnv(VectorEnv[Any, Any, Any]):
     """Four GoodEnv-like sub-environments that never finish; subclasses override ``step_result``."""
 
@@ -387,6 +535,118 @@ class TupleInfoVector(GoodVectorEnv):
         return (*super().step_result()[:4], ())
 
 
+class SameStepVector(GoodVectorEnv):
+    """SAME_STEP autoreset; sub-environment 1 terminates at step 1, with the info ``autoreset_info`` gives."""
+
+    metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.SAME_STEP}  # noqa: RUF012
+
+    def step_result(self) -> Any:
+        observations, reward, terminated, truncated, _ = super().step_result()
+        terminated[1] = self.steps == 1
+        return observations, reward, terminated, truncated, self.autoreset_info(terminated)
+
+    def autoreset_info(self, done: npt.NDArray[np.bool_]) -> Any:
+        """Gymnasium's layout: final observations in an object array, ``None`` where not done, and masks."""
+        if not done.any():
+            return {}
+        final = object_array(*[self.observations()[0] if finished else None for finished in done])
+        return {"final_obs": final, "_final_obs": done.copy(), "final_info": {}, "_final_info": done.copy()}
+
+
+class _AutoresetInfo(SameStepVector):
+    """Replaces (or, with ``_MISSING``, removes) one key of the good autoreset info."""
+
+    key = "_final_obs"
+    value: Any = None
+
+    def autoreset_info(self, done: npt.NDArray[np.bool_]) -> Any:
+        info = super().autoreset_info(done)
+        if info:
+            if self.value is _DROP:
+                del info[self.key]
+            else:
+                info[self.key] = self.value() if callable(self.value) else self.value
+        return info
+
+
+_DROP = object()
+
+
+class LongFinalObsMask(_AutoresetInfo):
+    """The issue's example: a ``_final_obs`` mask longer than ``num_envs``."""
+
+    value = np.ones(5, np.bool_)
+
+
+class IntFinalObsMask(_AutoresetInfo):
+    value = np.array([0, 1, 0, 0])
+
+
+class ObjectFinalObsMask(_AutoresetInfo):
+    value = object_array(False, RaisingArray(), False, False)
+
+
+class HostileFinalObsMask(_AutoresetInfo):
+    value = RaisingClass()
+
+
+class NoFinalObsMask(_AutoresetInfo):
+    value = _DROP
+
+
+class NoFinalObs(_AutoresetInfo):
+    key, value = "final_obs", _DROP
+
+
+class FinalObsBatchArray(_AutoresetInfo):
+    key, value = "final_obs", np.zeros((4, 3), np.float32)
+
+
+class NoneWhereFinalObsIsMarked(_AutoresetInfo):
+    key, value = "final_obs", object_array(None, None, None, None)
+
+
+class Float64FinalObs(_AutoresetInfo):
+    key, value = "final_obs", object_array(None, np.zeros(3), None, None)
+
+
+class RaisingFinalObs(_AutoresetInfo):
+    key, value = "final_obs", object_array(None, RaisingArray(), None, None)
+
+
+class FinalInfoList(_AutoresetInfo):
+    key, value = "final_info", []
+
+
+class ShortFinalInfoMask(_AutoresetInfo):
+    key, value = "_final_info", np.ones(3, np.bool_)
+
+
+class NoAutoresetInfo(SameStepVector):
+    """Done in SAME_STEP, but no final observation at all."""
+
+    def autoreset_info(self, done: npt.NDArray[np.bool_]) -> Any:
+        return {}
+
+
+class FinalObsMaskFalseAtDone(_AutoresetInfo):
+    value = np.zeros(4, np.bool_)
+
+
+class InfoKeyThatRaises(GoodVectorEnv):
+    def step_result(self) -> Any:
+        return (*super().step_result()[:4], {FinalObsKey(): 1})
+
+
+class LongFinalObsMaskNextStep(GoodVectorEnv):
+    """NEXT_STEP, yet autoreset keys in info: when present they must be well formed in any mode."""
+
+    def step_result(self) -> Any:
+        observations, reward, terminated, truncated, _ = super().step_result()
+        info = {"final_obs": object_array(None, None, None, None), "_final_obs": np.zeros(5, np.bool_)}
+        return observations, reward, terminated, truncated, info
+
+
 def one_bad_among_eight() -> SyncVectorEnv:
     """Seven good sub-environments and, at index 5, one whose observation[1] is NaN at its 40th step."""
 
@@ -436,6 +696,10 @@ _DISCRETE_OBS = "an observation in Discrete(5)"
 _STEP = "a 5-tuple (observation, reward, terminated, truncated, info)"
 _REWARD = "a finite real number"
 _ARRAY3 = "a float32 array of shape (3,)"
+_MASK4 = "a bool array of shape (4,)"
+_EVERY_DONE = "a final observation for every done sub-environment (autoreset mode SAME_STEP)"
+_RAISED = "which raised Unreadable when read"
+_HUGE = "1000000000000000000000000000000000000..."  # 10**400, cut
 
 CASES: list[Case] = [
     # Observations.
@@ -454,6 +718,24 @@ CASES: list[Case] = [
     Case(DiscreteObservationTooLarge, "step", "observation", 1, "7", _DISCRETE_OBS),
     Case(DiscreteObservationNegative, "step", "observation", 1, "-1", _DISCRETE_OBS),
     Case(DiscreteObservationFloat, "step", "observation", 1, "1.0 (a float)", _DISCRETE_OBS),
+    # Values that numpy or float() choke on: huge ints, methods that raise, odd dtypes, subclasses, tensors.
+    Case(HugeIntDiscreteObservation, "step", "observation", 1, f"{_HUGE} (an int)", _DISCRETE_OBS),
+    Case(
+        UnprintableIntDiscreteObservation,
+        "step",
+        "observation",
+        1,
+        "<an int of about 5001 digits> (an int)",
+        _DISCRETE_OBS,
+    ),
+    Case(RaisingArrayObservation, "step", "observation", 1, "RaisingArray() (a RaisingArray)", _ARRAY3),
+    Case(ObjectArrayObservation, "step", "observation", 1, "an object array of shape (3,)", _ARRAY3),
+    Case(ComplexObservation, "step", "observation", 1, "a complex64 array of shape (3,)", _ARRAY3),
+    Case(StructuredObservation, "step", "observation", 1, "a [('x', '<f4')] array of shape (3,)", _ARRAY3),
+    Case(DatetimeObservation, "step", "observation", 1, "a datetime64[s] array of shape (3,)", _ARRAY3),
+    Case(ZeroDimObservation, "step", "observation", 1, "a float32 array of shape ()", _ARRAY3),
+    Case(NaNInAnArraySubclass, "step", "observation[1]", 1, "nan", BOX),
+    Case(TensorObservation, "step", "observation", 1, "tensor([[0., 0., 0.], [0., 0., 0.]]) (a Tensor)", _ARRAY3),
     # Resets.
     Case(NaNResetObservation, "reset", "observation[1]", 0, "nan", BOX),
     Case(NaNOnTheThirdReset, "reset", "observation[0]", 20, "nan", BOX),
@@ -475,6 +757,10 @@ CASES: list[Case] = [
     Case(NoneReward, "step", "reward", 1, "None", _REWARD),
     Case(ComplexReward, "step", "reward", 1, "(1+2j) (a complex)", _REWARD),
     Case(BoolReward, "step", "reward", 1, "True (a bool)", _REWARD),
+    Case(HugeIntReward, "step", "reward", 1, f"{_HUGE} (an int beyond float64's range)", _REWARD),
+    Case(RaisingReward, "step", "reward", 1, f"RaisingReal() (a RaisingReal), {_RAISED}", _REWARD),
+    Case(RaisingClassReward, "step", "reward", 1, f"RaisingClass() (a RaisingClass), {_RAISED}", _REWARD),
+    Case(RaisingClassTerminated, "step", "terminated", 1, "RaisingClass() (a RaisingClass)", "a bool"),
     Case(IntTerminated, "step", "terminated", 1, "0 (an int)", "a bool"),
     Case(StringTruncated, "step", "truncated", 1, "'no' (a str)", "a bool"),
     Case(NoneTerminated, "step", "terminated", 1, "None", "a bool"),
@@ -543,6 +829,44 @@ CASES: list[Case] = [
         action=np.zeros(1, np.float64),
     ),
     Case(MultiDiscreteActionEnv, "action", "action[1]", 1, "5", "an int64 in [0, 2]", action=np.array([0, 5])),
+    Case(GoodEnv, "action", "action", 1, f"{_HUGE} (an int)", "an action in Discrete(2)", action=10**400),
+    Case(
+        MultiDiscreteActionEnv,
+        "action",
+        "action",
+        1,
+        "[100000000000000000000000000000000000... (a list)",
+        "an int64 array of shape (2,)",
+        action=[10**400, 0],
+    ),
+    Case(
+        MultiDiscreteActionEnv,
+        "action",
+        "action",
+        1,
+        f"[RaisingArray(), 0] (a list), {_RAISED}",
+        "an int64 array of shape (2,)",
+        action=[RaisingArray(), 0],
+    ),
+    Case(
+        MultiDiscreteActionEnv,
+        "action",
+        "action",
+        1,
+        "[[0], [0, 1]] (a list)",
+        "an int64 array of shape (2,)",
+        action=[[0], [0, 1]],
+    ),
+    Case(
+        MultiDiscreteActionEnv,
+        "action",
+        "action[0]",
+        1,
+        "9223372036854775808",
+        "an int64 in [0, 2]",
+        action=[2**63, 2**63 + 1],  # uint64: judged as it is, not wrapped to a negative int64
+    ),
+    Case(BoxActionEnv, "action", "action[0]", 1, "1e+300", "a finite float32 in [-2.0, 2.0]", action=[1e300]),
     # Vector environments.
     Case(ShortRewardVector, "step", "reward", 1, "a float32 array of shape (3,)", "a float array of shape (4,)"),
     Case(LongTerminatedVector, "step", "terminated", 1, "a bool array of shape (5,)", "a bool array of shape (4,)"),
@@ -570,6 +894,33 @@ CASES: list[Case] = [
     Case(TupleInfoVector, "step", "info", 1, "() (a tuple)", "a dict"),
     Case(one_bad_among_eight, "step", "observation[1]", 40, "nan", BOX, env_index=5),
     Case(nan_final_observation, "step", "final_obs[2]", 10, "nan", BOX, env_index=1),
+    # Gymnasium's autoreset keys in a vector env's info, and the SAME_STEP rule.
+    Case(LongFinalObsMask, "step", "info['_final_obs']", 1, "a bool array of shape (5,)", _MASK4),
+    Case(LongFinalObsMaskNextStep, "step", "info['_final_obs']", 1, "a bool array of shape (5,)", _MASK4),
+    Case(IntFinalObsMask, "step", "info['_final_obs']", 1, "an int64 array of shape (4,)", _MASK4),
+    Case(ObjectFinalObsMask, "step", "info['_final_obs']", 1, "an object array of shape (4,)", _MASK4),
+    Case(HostileFinalObsMask, "step", "info['_final_obs']", 1, "RaisingClass() (a RaisingClass)", _MASK4),
+    Case(NoFinalObsMask, "step", "info['_final_obs']", 1, "missing", f"{_MASK4} beside info['final_obs']"),
+    Case(NoFinalObs, "step", "info['final_obs']", 1, "missing", "an array of shape (4,) beside info['_final_obs']"),
+    Case(
+        FinalObsBatchArray, "step", "info['final_obs']", 1, "a float32 array of shape (4, 3)", "an array of shape (4,)"
+    ),
+    Case(NoAutoresetInfo, "step", "info['final_obs']", 1, "missing", _EVERY_DONE, env_index=1),
+    Case(
+        FinalObsMaskFalseAtDone,
+        "step",
+        "info['_final_obs']",
+        1,
+        "False where terminated or truncated is True",
+        _EVERY_DONE,
+        env_index=1,
+    ),
+    Case(NoneWhereFinalObsIsMarked, "step", "final_obs", 1, "None", _ARRAY3, env_index=1),
+    Case(Float64FinalObs, "step", "final_obs", 1, "a float64 array of shape (3,)", _ARRAY3, env_index=1),
+    Case(RaisingFinalObs, "step", "final_obs", 1, "RaisingArray() (a RaisingArray)", _ARRAY3, env_index=1),
+    Case(FinalInfoList, "step", "info['final_info']", 1, "[] (a list)", "a dict"),
+    Case(ShortFinalInfoMask, "step", "info['_final_info']", 1, "a bool array of shape (3,)", _MASK4),
+    Case(InfoKeyThatRaises, "step", "info", 1, f"{{FinalObsKey(): 1}} (a dict), {_RAISED}", "a dict"),
     Case(
         GoodVectorEnv,
         "action",

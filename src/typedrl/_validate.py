@@ -10,6 +10,8 @@ No torch or numpy at import: :mod:`typedrl.spec` uses these checks and stays fre
 """
 
 import math
+import re
+import sys
 from numbers import Integral, Real
 from typing import TYPE_CHECKING
 
@@ -18,7 +20,7 @@ from typedrl.errors import TypedRLError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["device", "integer", "is_integer", "is_real", "real", "unit_interval"]
+__all__ = ["brief_repr", "describe", "device", "integer", "is_integer", "is_real", "real", "unit_interval"]
 
 
 def is_real(value: object) -> bool:
@@ -32,11 +34,11 @@ def is_integer(value: object) -> bool:
 
 
 def _got(value: object) -> str:
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    kind = type(value).__name__
-    return text if type(value) in (int, float) else f"{text} (a {kind})"
+    """The value as a message shows it: a plain int or float as itself, anything else with its type; never
+    raises (an int too long to print, a hostile ``repr``)."""
+    if type(value) in (int, float):
+        return brief_repr(value, limit=60)
+    return f"{brief_repr(value, limit=60)} ({article(_type_name(value))})"
 
 
 def real(
@@ -57,7 +59,7 @@ def real(
         raise error(f"{where}: {name} is {_got(value)}; expected {expected}")
     try:
         number = float(value)  # type: ignore[arg-type]
-    except OverflowError:  # an int beyond float's range
+    except Exception:  # an int beyond float's range, a Real whose __float__ raises
         raise error(f"{where}: {name} is {_got(value)}; expected {expected}") from None
     if (finite and not math.isfinite(number)) or not low <= number <= high:  # NaN fails the comparison
         raise error(f"{where}: {name} is {_got(value)}; expected {expected}")
@@ -73,11 +75,13 @@ def integer(
     where: str, name: str, value: object, *, error: type[TypedRLError], minimum: int = 0, maximum: int | None = None
 ) -> int:
     """``value`` as an int in ``[minimum, maximum]``; else ``error``."""
-    upper = "" if maximum is None else f" and <= {maximum}"
-    expected = f"an int >= {minimum}{upper}"
+    expected = f"an int >= {minimum}" if maximum is None else f"an int in [{minimum}, {maximum}]"
     if not is_integer(value):
         raise error(f"{where}: {name} is {_got(value)}; expected {expected}")
-    number: int = value.__index__()  # type: ignore[attr-defined]  # an Integral here
+    try:
+        number: int = value.__index__()  # type: ignore[attr-defined]  # an Integral here
+    except Exception:  # an Integral whose __index__ raises
+        raise error(f"{where}: {name} is {_got(value)}; expected {expected}") from None
     if number < minimum or (maximum is not None and number > maximum):
         raise error(f"{where}: {name} is {_got(value)}; expected {expected}")
     return number
@@ -106,3 +110,52 @@ def device(where: str, value: object, *, error: type[TypedRLError]) -> "torch.de
     elif parsed.type not in ("cpu", "cuda", "mps"):
         raise error(f"{where}: device is {str(value)!r}; expected 'cpu', 'cuda' or 'mps'")
     return parsed
+
+
+def brief_repr(value: object, *, limit: int = 40) -> str:
+    """``repr(value)`` on one line, cut to ``limit`` characters (``"..."`` marks a cut); never raises.
+
+    For messages about values an environment or a user handed over: a ``repr`` that raises, returns a non-string
+    or spans lines, and an int too long to print (Python refuses past 4300 digits), all give one short line.
+    """
+    try:
+        text = repr(value)
+        if not isinstance(text, str):  # pragma: no cover - repr() itself refuses a non-str
+            raise TypeError
+    except Exception:
+        text = _unprintable(value)
+    text = re.sub(r"\s*[\r\n]+\s*", " ", text)
+    return text if len(text) <= limit else text[: max(limit - 3, 0)] + "..."
+
+
+def describe(value: object, *, limit: int = 40) -> str:
+    """Name a value of the wrong kind, never raising: ``"None"``, ``"'abc' (a str)"``, ``"1.0 (a float)"``,
+    ``"a float64 array of shape (4,)"`` (a numpy array by its dtype and shape, not its contents).
+
+    Numpy is not imported here: an array can only exist where numpy already is.
+    """
+    if value is None:
+        return "None"
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and issubclass(type(value), numpy.ndarray):
+        # The base class's descriptors: a subclass may override ``dtype`` and ``shape``.
+        dtype, shape = numpy.ndarray.dtype.__get__(value), numpy.ndarray.shape.__get__(value)
+        return f"{article(str(dtype))} array of shape {shape}"
+    return f"{brief_repr(value, limit=limit)} ({article(_type_name(value))})"
+
+
+def article(word: str) -> str:
+    """``"an int64"``, ``"a float32"``: the word with its indefinite article (by its first letter)."""
+    return f"an {word}" if word[:1] in ("a", "e", "i", "o", "u") else f"a {word}"
+
+
+def _type_name(value: object) -> str:
+    name = type.__dict__["__name__"].__get__(type(value))  # not a metaclass's own ``__name__``
+    return name if isinstance(name, str) and name else "object"
+
+
+def _unprintable(value: object) -> str:
+    if issubclass(type(value), int):
+        digits = int(int.bit_length(value) * math.log10(2)) + 1  # type: ignore[arg-type]
+        return f"<an int of about {digits} digits>"
+    return f"<{_type_name(value)} object whose repr raised>"

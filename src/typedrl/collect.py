@@ -17,6 +17,11 @@ at a done step too (the reset step acts on the final observation); in ``SAME_STE
 with a done sub-environment adds one batched ``policy.value`` call on the observations with the final ones put in.
 After the last step of a rollout, one ``policy.value`` call on the current observations supplies the rest.
 
+An environment without the contract's checks (a bare ``gymnasium.make_vec``) that hands back something the
+collector cannot record, such as a malformed ``info["final_obs"]`` / ``info["_final_obs"]`` in SAME_STEP, raises a
+:class:`~typedrl.errors.RolloutError` naming the field or key, never a raw numpy or torch exception. A checked
+environment (:func:`typedrl.envs.make_env`) reports the same as a ``ContractViolation`` one step earlier.
+
 Because each sub-environment's transitions are the same in every mode, the same environment, seeds and policy give
 the **same** rollouts in all three modes, provided (1) ``policy.act`` and ``policy.value`` treat each row of the
 batch on its own, without randomness that depends on the other rows or on how many times they were called (for
@@ -25,7 +30,7 @@ distribution), and (2) ``act(...).values`` equals ``value(...)`` on the same obs
 """
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, cast
 
 import numpy as np
 import torch
@@ -33,6 +38,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from jaxtyping import Float, Int64
 from torch import Tensor
 
+from typedrl._validate import describe
 from typedrl.errors import RolloutError
 from typedrl.records import Rollout
 
@@ -115,6 +121,29 @@ class _Rows:
         return out
 
 
+_MISSING: Any = object()  # a key not in info
+
+
+def _is_bool_array(value: object, shape: tuple[int, ...]) -> bool:
+    """Whether ``value`` is a bool array of ``shape`` (an ndarray subclass read as a plain array)."""
+    if not issubclass(type(value), np.ndarray):
+        return False
+    array = np.asarray(value)
+    return array.dtype == np.bool_ and array.shape == shape
+
+
+def _unrecordable(n_envs: int, **fields: object) -> RolloutError:
+    """The error for the first of ``fields`` (a step's rewards and flags) that a buffer row cannot hold."""
+    for name, value in fields.items():
+        try:
+            np.zeros(n_envs, dtype=np.float32 if name == "rewards" else np.bool_)[:] = value
+        except Exception:
+            break
+    return RolloutError(
+        f"RolloutCollector: env.step returned {name}={describe(value)}; expected an array of shape ({n_envs},)"
+    )
+
+
 def _autoreset_mode(env: VectorEnv[Any, Any, Any]) -> AutoresetMode:
     mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
     try:
@@ -175,6 +204,15 @@ class RolloutCollector:
         self._running_return = np.zeros(self.n_envs, dtype=np.float64)
         self._running_length = np.zeros(self.n_envs, dtype=np.int64)
 
+    def restart(self, seed: int | None) -> None:
+        """Start new episodes at the next :meth:`collect`: reset every sub-environment with ``seed`` (``None``: no
+        seed), dropping the carried transitions and the running episode statistics. A resumed run uses this."""
+        self.seed, self._seeded = seed, False
+        self._observations = None
+        self._carry, self._carry_rows = None, 0
+        self._running_return[:] = 0.0
+        self._running_length[:] = 0
+
     def collect(self) -> Rollout:
         """Step the environment until every sub-environment has ``horizon`` new transitions; return them."""
         try:
@@ -187,16 +225,38 @@ class RolloutCollector:
             self._running_length[:] = 0
             raise
 
-    def _observe(self, observations: Any) -> Tensor:
+    def _observe(self, observations: Any, source: str) -> Tensor:
         # One from_numpy per vector step. The tensor may share memory with the env's array, so every use of it
         # (writing it to the buffers, a value call) happens before the next env.step or env.reset.
-        return torch.from_numpy(np.ascontiguousarray(observations)).to(self.device, torch.float32)
+        try:  # free while nothing raises
+            tensor = torch.from_numpy(np.ascontiguousarray(observations)).to(self.device, torch.float32)
+        except Exception as error:  # an object array, a dtype torch lacks, a value whose __array__ raises
+            raise RolloutError(
+                f"RolloutCollector: {source}={describe(observations)}; expected a numeric array of shape"
+                f" ({self.n_envs}, *obs)"
+            ) from error
+        return tensor
 
-    def _reset(self) -> Tensor:
-        observations, _ = self.env.reset(seed=None if self._seeded else self.seed)
+    def _reset(self, *, like: Tensor | None = None, **options: Any) -> Tensor:
+        """Reset (all, or ``options["reset_mask"]``); the observations, of the shape of ``like`` where given."""
+        result = self.env.reset(seed=None if self._seeded else self.seed, **options)
         self._seeded = True
-        self._needs_reset[:] = False
-        return self._observe(observations)
+        if not options:
+            self._needs_reset[:] = False
+        try:
+            observations, _ = result
+        except Exception as error:  # not a pair
+            raise RolloutError(
+                f"RolloutCollector: env.reset returned {describe(result)}; expected (observations, info)"
+            ) from error
+        tensor = self._observe(observations, "env.reset returned observations")
+        if tensor.dim() == 0 or tensor.shape[0] != self.n_envs or (like is not None and tensor.shape != like.shape):
+            expected = f"({self.n_envs}, *obs)" if like is None else str(tuple(like.shape))
+            raise RolloutError(
+                f"RolloutCollector: env.reset returned observations={describe(observations)}; expected an array"
+                f" of shape {expected}"
+            )
+        return tensor
 
     def _act(self, observations: Tensor) -> PolicyStep:
         step = self.policy.act(observations)
@@ -219,21 +279,60 @@ class RolloutCollector:
             raise RolloutError(f"RolloutCollector: policy.value returned {got}; expected shape ({self.n_envs},)")
         return values
 
-    def _final_observations(self, observations: Tensor, done: np.ndarray, info: dict[str, Any]) -> Tensor:
+    def _final_observations(self, observations: Tensor, done: np.ndarray, info: object) -> Tensor:
         """The observations the done steps really produced (SAME_STEP keeps them in ``info["final_obs"]``)."""
         if self.autoreset_mode is not AutoresetMode.SAME_STEP:
             return observations
-        mask = np.asarray(info.get("_final_obs", np.zeros(self.n_envs, dtype=np.bool_)))
-        if not bool(np.all(mask[done])):
-            env_index = int(np.flatnonzero(done & ~mask)[0])
+        indices = np.flatnonzero(done)
+        finals = observations.clone()
+        finals[torch.from_numpy(indices)] = self._read_final_observations(info, done, indices, observations.shape[1:])
+        return finals
+
+    def _read_final_observations(
+        self, info: object, done: np.ndarray, indices: np.ndarray, shape: Sequence[int]
+    ) -> Tensor:
+        """The final observations of the done sub-environments ``indices``, from SAME_STEP's info; a RolloutError
+        naming the key where it is malformed."""
+        mode, n_envs = "in autoreset mode SAME_STEP", self.n_envs
+        if not issubclass(type(info), dict):
+            raise RolloutError(
+                f"RolloutCollector: info is {describe(info)}; expected a dict with 'final_obs' and '_final_obs' {mode}"
+            )
+        # dict.get: a dict subclass's own get and __missing__ are not called.
+        keys = cast("dict[str, Any]", info)
+        mask, final = dict.get(keys, "_final_obs", _MISSING), dict.get(keys, "final_obs", _MISSING)
+        if mask is not _MISSING and not _is_bool_array(mask, (n_envs,)):
+            raise RolloutError(
+                f"RolloutCollector: info['_final_obs'] is {describe(mask)}; expected a bool array of shape"
+                f" ({n_envs},) {mode}"
+            )
+        marked = np.zeros(n_envs, dtype=np.bool_) if mask is _MISSING else np.asarray(mask)
+        if not marked[done].all():
+            env_index = int(np.flatnonzero(done & ~marked)[0])
             raise RolloutError(
                 f"RolloutCollector: env {env_index} is done but info has no final_obs for it; expected"
-                " info['final_obs'] and info['_final_obs'] in autoreset mode SAME_STEP"
+                f" info['final_obs'] and info['_final_obs'] {mode}"
             )
-        finals = observations.clone()
-        indices = np.flatnonzero(done)
-        finals[torch.from_numpy(indices)] = self._observe(np.stack(info["final_obs"][indices]))
-        return finals
+        if not issubclass(type(final), np.ndarray) or np.asarray(final).shape != (n_envs,):
+            got = "missing" if final is _MISSING else describe(final)
+            raise RolloutError(
+                f"RolloutCollector: info['final_obs'] is {got}; expected an array of shape ({n_envs},) {mode}"
+            )
+        finals, entries = np.asarray(final), []
+        for env_index in indices:
+            entry = finals[env_index]
+            try:
+                array = np.asarray(entry)
+                readable = tuple(array.shape) == tuple(shape) and array.dtype.kind in "biuf"
+            except Exception:  # an entry whose own __array__ or __len__ raises
+                readable = False
+            if not readable:
+                raise RolloutError(
+                    f"RolloutCollector: env {int(env_index)} is done but info['final_obs'][{int(env_index)}] is"
+                    f" {describe(entry)}; expected a numeric observation of shape {tuple(shape)} {mode}"
+                )
+            entries.append(array)
+        return self._observe(np.stack(entries), "env.step returned info['final_obs'] entries")
 
     def _collect(self) -> Rollout:
         horizon, n_envs, mode = self.horizon, self.n_envs, self.autoreset_mode
@@ -256,11 +355,28 @@ class RolloutCollector:
                 real = ~self._needs_reset
                 for name, tensor in (("observations", observations), *zip(PolicyStep._fields, step, strict=True)):
                     rows.rows[name][v].copy_(tensor)
-                next_np, rewards, terminated, truncated, info = self.env.step(step.actions.cpu().numpy())
-                next_observations = self._observe(next_np)
-                rows.rewards[v] = rewards
-                rows.terminated[v] = terminated
-                rows.truncated[v] = truncated
+                result = self.env.step(step.actions.cpu().numpy())
+                # What an unchecked env hands back, read into the buffers; a raw numpy or torch error becomes a
+                # RolloutError naming the field (the try blocks are free while nothing raises).
+                try:
+                    next_np, rewards, terminated, truncated, info = result
+                except Exception as error:
+                    raise RolloutError(
+                        f"RolloutCollector: env.step returned {describe(result)}; expected a 5-tuple"
+                        " (observations, rewards, terminated, truncated, info)"
+                    ) from error
+                next_observations = self._observe(next_np, "env.step returned observations")
+                if next_observations.shape != observations.shape:
+                    raise RolloutError(
+                        f"RolloutCollector: env.step returned observations={describe(next_np)}; expected an"
+                        f" array of shape {tuple(observations.shape)}, as before"
+                    )
+                try:
+                    rows.rewards[v] = rewards
+                    rows.terminated[v] = terminated
+                    rows.truncated[v] = truncated
+                except Exception as error:
+                    raise _unrecordable(n_envs, rewards=rewards, terminated=terminated, truncated=truncated) from error
                 rows.valid[v] = real
                 done = (rows.terminated[v] | rows.truncated[v]) & real
                 if mode is AutoresetMode.NEXT_STEP:
@@ -271,9 +387,9 @@ class RolloutCollector:
                     # row's value does not depend on which other sub-environments happened to end with it.
                     rows.final_values[v] = self._value(self._final_observations(next_observations, done, info))
                     if mode is AutoresetMode.DISABLED:
-                        reset_np, _ = self.env.reset(options={"reset_mask": done})
+                        reset_observations = self._reset(like=next_observations, options={"reset_mask": done})
                         mask = torch.from_numpy(done).to(self.device).view(-1, *[1] * (observations.dim() - 1))
-                        next_observations = torch.where(mask, self._observe(reset_np), next_observations)
+                        next_observations = torch.where(mask, reset_observations, next_observations)
                 counts += real
                 observations = next_observations
                 v += 1

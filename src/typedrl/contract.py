@@ -8,11 +8,14 @@ A :class:`Contract` is built from an environment's spaces (:meth:`Contract.for_e
   **safely**, ``np.can_cast(got, expected, "safe")``: float32 into a float64 space yes, float64 into a float32
   space no), finite (an option), and inside the space: Box bounds, ``Discrete(n, start)``, ``MultiDiscrete``,
   ``MultiBinary``; NaN is never inside a space;
-* the reward is a finite (an option) real number: a Python ``int`` or ``float`` or a numpy integer or floating
-  scalar, not a ``bool``; for a vector env an int or float array of shape ``(N,)``;
+* the reward is a finite (an option) real number (:func:`typedrl._validate.is_real`: a Python ``int`` or
+  ``float``, a numpy integer or floating scalar, not a ``bool``) that a float can hold; for a vector env an int or
+  float array of shape ``(N,)``;
 * ``terminated`` and ``truncated`` are ``bool`` or ``numpy.bool_``; for a vector env bool arrays of shape ``(N,)``;
-* ``info`` is a dict; a vector env's ``info["final_obs"]`` (Gymnasium's SAME_STEP autoreset) is checked as an
-  observation too;
+* ``info`` is a dict; in a vector env's, Gymnasium's autoreset keys are well formed when present:
+  ``info["_final_obs"]`` a bool array of shape ``(N,)`` beside ``info["final_obs"]``, an array of shape ``(N,)``
+  whose entries where the mask is true are observations, and ``info["final_info"]`` a dict beside a bool
+  ``info["_final_info"]``; under SAME_STEP autoreset every done sub-environment has its final observation there;
 * every action, before it reaches the environment, is in the action space (Box, Discrete, MultiDiscrete or
   MultiBinary): a numpy array whose dtype casts safely to the space's (Gymnasium's own ``Space.contains`` rule),
   or Python numbers and lists that convert to it without changing kind.
@@ -22,19 +25,25 @@ bounds are broadcast to ``(N, *obs)`` once, and the finite check rides on the bo
 replaced by the dtype's largest finite value, and NaN fails every comparison). Only when that pass fails is the
 first offending sub-environment and element looked for and the message built. The contract never changes the
 data it checks.
+
+Whatever an environment returns gives a :class:`~typedrl.errors.ContractViolation` or passes, never another
+exception: the slow path reads values past their own methods where it can (an ``ndarray`` subclass as a plain
+array, a tuple subclass by its items, a dict subclass with ``dict.get``), and a value whose own methods raise while
+it is read (``__array__``, ``__len__``, ``__float__``, ``__class__``, ...) is reported as such, naming the field.
 """
 
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, NamedTuple, TypedDict, Unpack
+from typing import Any, Literal, NamedTuple, TypedDict, Unpack, cast
 
 import gymnasium as gym
 import numpy as np
 import numpy.typing as npt
 from gymnasium import spaces
-from gymnasium.vector import VectorEnv
+from gymnasium.vector import AutoresetMode, VectorEnv
 
+from typedrl._validate import article, brief_repr, describe, is_real
 from typedrl.errors import ContractViolation, HyperparameterError, InputError
 
 __all__ = ["Contract", "ContractOptions", "ContractWarning", "StepResult"]
@@ -48,6 +57,7 @@ _BOOL = np.dtype(np.bool_)
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _I64 = np.dtype(np.int64)
+_MISSING: Any = object()  # a key not in info
 
 
 class ContractOptions(TypedDict, total=False):
@@ -79,20 +89,30 @@ class _Problem:
         self.env_index, self.field, self.got, self.expected = env_index, field, got, expected
 
 
-def _describe(value: object) -> str:
-    """Name a value of the wrong kind: ``"a float64 array of shape (4,)"``, ``"'abc' (a str)"``, ``"None"``."""
-    if value is None:
-        return "None"
-    if isinstance(value, np.ndarray):
-        return f"{_article(str(value.dtype))} array of shape {value.shape}"
-    text = repr(value)
-    if len(text) > 40:
-        text = text[:37] + "..."
-    return f"{text} ({_article(type(value).__name__)})"
+def _unreadable(value: object, error: Exception) -> str:
+    """The ``got`` of a value whose own methods raised while the contract read it (``__array__``, ``__len__``)."""
+    return f"{describe(value)}, which raised {type(error).__name__} when read"
 
 
-def _article(word: str) -> str:
-    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
+def _text(value: object) -> str:
+    """``str(value)`` on one line, cut as :func:`~typedrl._validate.brief_repr` cuts (an offending number)."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _items(result: object) -> tuple[Any, ...] | None:
+    """The items of a tuple (of a tuple subclass too, read past its own methods); ``None`` for anything else."""
+    if not issubclass(type(result), tuple):
+        return None
+    return tuple.__getitem__(cast("tuple[Any, ...]", result), slice(None))
+
+
+def _is_mask(value: object, shape: tuple[int, ...] | None) -> bool:
+    """Whether ``value`` is a bool array of ``shape`` (an ndarray subclass read as a plain array)."""
+    if not issubclass(type(value), np.ndarray):
+        return False
+    array = np.asarray(value)
+    return array.dtype == _BOOL and array.shape == shape
 
 
 def _position(name: str, index: tuple[int, ...]) -> str:
@@ -221,9 +241,17 @@ class _ArrayCheck:
 
     def problem(self, value: object, ignore: npt.NDArray[np.bool_] | None = None) -> _Problem | None:
         """The slow path: the first problem of ``value`` (sub-environments in ``ignore`` skipped), or ``None``."""
+        try:
+            return self._first_problem(value, ignore)
+        except Exception as error:  # the value's own methods raised while it was read
+            return self._whole_problem(value, got=_unreadable(value, error))
+
+    def _first_problem(self, value: object, ignore: npt.NDArray[np.bool_] | None) -> _Problem | None:
         array = self._as_array(value)
         if isinstance(array, _Problem):
             return array
+        # Compared as it came, not cast to the space's dtype: numpy promotes both sides, so a value that a cast
+        # would change (a float64 beyond float32's range, a uint64 beyond int64's) is judged, and named, as it is.
         outside = ~((self.low <= array) & (array <= self.high))
         if ignore is not None:
             outside[ignore] = False
@@ -232,41 +260,46 @@ class _ArrayCheck:
         index = tuple(int(i) for i in np.argwhere(outside)[0])
         env_index, element = (None, index) if self.num_envs is None else (index[0], index[1:])
         field = _position(self.name, element)
-        return _Problem(env_index, field, str(array[index]), self._element_expected(element))
+        return _Problem(env_index, field, _text(array[index]), self._element_expected(element))
 
     def _as_array(self, value: object) -> np.ndarray | _Problem:
+        """``value`` as a plain array of the expected shape and a castable dtype, or the problem with it.
+
+        An ``ndarray`` subclass is read as a plain array (its own methods are not called); a Python int beyond
+        int64 and a list holding other objects become object arrays, which no space's dtype accepts.
+        """
         if isinstance(value, np.ndarray | np.generic) or (self.scalar_bounds is not None and isinstance(value, int)):
             array = np.asarray(value)
             casting: Literal["safe", "same_kind"] = "safe"
         elif self.lenient and isinstance(value, int | float | list | tuple):
             try:
                 array = np.asarray(value)
-            except ValueError:
+            except ValueError:  # a ragged list
                 return self._whole_problem(value)
             casting = "same_kind"
         else:
             return self._whole_problem(value)
         if array.shape != self.shape or not np.can_cast(array.dtype, self.dtype, casting):
             return self._whole_problem(value)
-        return array.astype(self.dtype, copy=False)
+        return array
 
-    def _whole_problem(self, value: object) -> _Problem:
+    def _whole_problem(self, value: object, *, got: str | None = None) -> _Problem:
         if self.scalar_bounds is not None:
-            expected = f"{_article(self.noun)} in {self.space!r}"
+            expected = f"{article(self.noun)} in {self.space!r}"
         else:
-            expected = f"{_article(str(self.dtype))} array of shape {self.shape}"
-        return _Problem(None, self.name, _describe(value), expected)
+            expected = f"{article(str(self.dtype))} array of shape {self.shape}"
+        return _Problem(None, self.name, describe(value) if got is None else got, expected)
 
     def _element_expected(self, element: tuple[int, ...]) -> str:
         if isinstance(self.space, spaces.Discrete):
-            return f"{_article(self.noun)} in {self.space!r}"
+            return f"{article(self.noun)} in {self.space!r}"
         low, high = self.low_text[element], self.high_text[element]
         unbounded = self.is_float and np.isneginf(low) and np.isposinf(high)
         if self.finite:
             return f"a finite {self.dtype}" + ("" if unbounded else f" in [{low}, {high}]")
         if unbounded:
-            return f"{_article(str(self.dtype))} that is not nan"
-        return f"{_article(str(self.dtype))} in [{low}, {high}]"
+            return f"{article(str(self.dtype))} that is not nan"
+        return f"{article(str(self.dtype))} in [{low}, {high}]"
 
 
 class _RewardCheck:
@@ -307,20 +340,38 @@ class _RewardCheck:
     def _single_ok(self, reward: object) -> bool:
         kind = type(reward)
         if kind is float or kind is int or kind is np.float32 or kind is np.float64 or kind is np.int64:
-            number = float(reward)  # type: ignore[arg-type]
+            try:
+                number = float(reward)  # type: ignore[arg-type]
+            except OverflowError:  # an int beyond float64's range: the slow path names it
+                return False
             return (not self.finite or math.isfinite(number)) and self.low <= number <= self.high
         return False
 
     def problem(self, reward: object, ignore: npt.NDArray[np.bool_] | None = None) -> _Problem | None:
         """The slow path: the first problem of ``reward`` (sub-environments in ``ignore`` skipped), or ``None``."""
+        expected = self.expected if self.num_envs is None else f"a float array of shape {self.shape}"
+        try:
+            with np.errstate(all="ignore"):  # a longdouble beyond float64's range is inf here, without a warning
+                return self._first_problem(reward, ignore)
+        except Exception as error:  # the value's own methods raised while it was read
+            return _Problem(None, "reward", _unreadable(reward, error), expected)
+
+    def _first_problem(self, reward: object, ignore: npt.NDArray[np.bool_] | None) -> _Problem | None:
         if self.num_envs is None:
-            if isinstance(reward, bool) or not isinstance(reward, int | float | np.integer | np.floating):
-                return _Problem(None, "reward", _describe(reward), self.expected)
-            array = np.asarray(reward, dtype=np.float64)
+            if not is_real(reward):
+                return _Problem(None, "reward", describe(reward), self.expected)
+            try:
+                array = np.asarray(float(reward), dtype=np.float64)  # type: ignore[arg-type]
+            except OverflowError:  # an int too large for any float
+                got = f"{brief_repr(reward)} ({article(type(reward).__name__)} beyond float64's range)"
+                return _Problem(None, "reward", got, self.expected)
         else:
-            if not isinstance(reward, np.ndarray) or reward.shape != self.shape or reward.dtype.kind not in "fiu":
-                return _Problem(None, "reward", _describe(reward), f"a float array of shape {self.shape}")
-            array = reward.astype(np.float64)
+            if not isinstance(reward, np.ndarray):
+                return _Problem(None, "reward", describe(reward), f"a float array of shape {self.shape}")
+            array = np.asarray(reward)  # an ndarray subclass, read as a plain array
+            if array.shape != self.shape or array.dtype.kind not in "fiu":
+                return _Problem(None, "reward", describe(reward), f"a float array of shape {self.shape}")
+            array = array.astype(np.float64)
         bad = np.isnan(array) | (array < self.low) | (array > self.high)
         if self.finite:
             bad |= np.isinf(array)
@@ -329,9 +380,9 @@ class _RewardCheck:
         if not bad.any():
             return None
         if self.num_envs is None:
-            return _Problem(None, "reward", str(reward), self.expected)
+            return _Problem(None, "reward", _text(reward), self.expected)
         first = int(np.flatnonzero(bad)[0])
-        return _Problem(first, "reward", str(np.asarray(reward)[first]), self.expected)
+        return _Problem(first, "reward", _text(np.asarray(reward)[first]), self.expected)
 
 
 class Contract:
@@ -347,6 +398,9 @@ class Contract:
         observation_space: the observation space of **one** environment (``single_observation_space``).
         action_space: the action space of one environment (``single_action_space``).
         num_envs: the number of sub-environments of a vector env; ``None`` for a single env.
+        autoreset_mode: a vector env's Gymnasium autoreset mode (:meth:`for_env` reads ``env.metadata``). Under
+            ``SAME_STEP`` every done sub-environment must have its final observation in ``info["final_obs"]``,
+            marked in ``info["_final_obs"]``; the keys are checked, when present, in every mode.
         env_id: the name the messages start with.
         finite_observations: reject ±inf in float observations (NaN is rejected always: it is in no space).
         finite_rewards: reject ±inf rewards (and NaN; with ``False``, NaN is still rejected).
@@ -369,6 +423,7 @@ class Contract:
         action_space: gym.Space[Any],
         *,
         num_envs: int | None = None,
+        autoreset_mode: AutoresetMode | str | None = None,
         env_id: str = "env",
         finite_observations: bool = True,
         finite_rewards: bool = True,
@@ -383,8 +438,15 @@ class Contract:
             raise HyperparameterError(f"Contract: num_envs is {num_envs!r}; expected None or an int >= 1")
         if reward_range is not None and not reward_range[0] <= reward_range[1]:
             raise HyperparameterError(f"Contract: reward_range is {reward_range!r}; expected (low, high), low <= high")
+        try:
+            mode = None if autoreset_mode is None else AutoresetMode(autoreset_mode)
+        except ValueError:
+            raise HyperparameterError(
+                f"Contract: autoreset_mode is {autoreset_mode!r}; expected None or a gymnasium AutoresetMode"
+            ) from None
         self.observation_space, self.action_space = observation_space, action_space
         self.num_envs, self.env_id, self.on_violation = num_envs, env_id, on_violation
+        self.autoreset_mode: AutoresetMode | None = mode
         self.finite_observations, self.finite_rewards = finite_observations, finite_rewards
         self.observation_bounds, self.reward_range = observation_bounds, reward_range
         self.reject_terminated_and_truncated = reject_terminated_and_truncated
@@ -409,6 +471,7 @@ class Contract:
         )
         self._reward = _RewardCheck(num_envs, finite=finite_rewards, reward_range=reward_range)
         self._flags_shape = (num_envs,) if num_envs is not None else None
+        self._same_step = num_envs is not None and mode is AutoresetMode.SAME_STEP
         self._both = np.empty(num_envs or 1, dtype=np.bool_)
         self.action_ok: Callable[[object], bool] = self._action.ok
         """The fast check of an action: ``True`` means it is valid. ``False`` means: call :meth:`check_action`,
@@ -421,19 +484,30 @@ class Contract:
     def for_env(
         cls, env: gym.Env[Any, Any] | VectorEnv[Any, Any, Any], **options: Unpack[ContractOptions]
     ) -> "Contract":
-        """The contract for ``env``: a single env's spaces, or a vector env's single spaces and ``num_envs``.
+        """The contract for ``env``: a single env's spaces, or a vector env's single spaces, ``num_envs`` and
+        autoreset mode (``env.metadata["autoreset_mode"]``, NEXT_STEP where it is absent).
 
         ``env_id`` defaults to the registered id of the environment (``env.spec.id``), else its class name; the
         other options are those of :class:`Contract`.
+
+        Raises:
+            InputError: ``env`` is not a Gymnasium env or vector env, or its metadata names no autoreset mode.
         """
         if isinstance(env, VectorEnv):
             options.setdefault("env_id", _vector_env_id(env))
-            return cls(env.single_observation_space, env.single_action_space, num_envs=env.num_envs, **options)
+            mode = autoreset_mode_of(env)
+            return cls(
+                env.single_observation_space,
+                env.single_action_space,
+                num_envs=env.num_envs,
+                autoreset_mode=mode,
+                **options,
+            )
         if isinstance(env, gym.Env):
             spec = env.unwrapped.spec
             options.setdefault("env_id", spec.id if spec is not None else type(env.unwrapped).__name__)
             return cls(env.observation_space, env.action_space, **options)
-        raise InputError(f"Contract.for_env: env is {_describe(env)}; expected a gymnasium Env or VectorEnv")
+        raise InputError(f"Contract.for_env: env is {describe(env)}; expected a gymnasium Env or VectorEnv")
 
     def check_action(self, action: object, *, step: int, ignore: Sequence[object] = ()) -> None:
         """Check an action before it is sent as step number ``step``.
@@ -454,10 +528,11 @@ class Contract:
             observation, info = result
             if self._observation.ok(observation) and type(info) is dict:
                 return observation, info
-        if not isinstance(result, tuple) or len(result) != 2:
-            got = f"a {len(result)}-tuple" if isinstance(result, tuple) else _describe(result)
+        items = _items(result)
+        if items is None or len(items) != 2:
+            got = describe(result) if items is None else f"a {len(items)}-tuple"
             raise ContractViolation(self.env_id, "reset", step, None, "result", got, _RESET_SHAPE)
-        observation, info = result
+        observation, info = items
         problem = self._observation.problem(observation) or _info_problem(info)
         if problem is not None:
             self._report(problem, "reset", step)
@@ -471,14 +546,15 @@ class Contract:
         """
         if self.step_ok(result):
             return result  # type: ignore[return-value]
-        if not isinstance(result, tuple) or len(result) != 5:
-            got = _describe(result)
-            if isinstance(result, tuple):
-                got = f"a {len(result)}-tuple"
-                if len(result) == 4:
+        items = _items(result)
+        if items is None or len(items) != 5:
+            got = describe(result)
+            if items is not None:
+                got = f"a {len(items)}-tuple"
+                if len(items) == 4:
                     got += " (observation, reward, done, info): the old Gym step API"
             raise ContractViolation(self.env_id, "step", step, None, "result", got, _STEP_SHAPE)
-        observation, reward, terminated, truncated, info = result
+        observation, reward, terminated, truncated, info = items
         problem = (
             self._observation.problem(observation)
             or self._reward.problem(reward, self._mask(ignore))
@@ -486,35 +562,45 @@ class Contract:
             or self._flags_problem("truncated", truncated)
             or self._both_problem(terminated, truncated)
             or _info_problem(info)
-            or self._final_observations_problem(info)
+            or self._autoreset_problem(info, terminated, truncated)
         )
         if problem is not None:
             self._report(problem, "step", step)
-        return result
+        return result  # type: ignore[return-value]
 
     def _step_fast_path(self) -> Callable[[object], bool]:
         """Build :attr:`step_ok`: a closure over locals, as it runs on every step."""
         observation_ok, reward_ok, flags_ok = self._observation.ok, self._reward.ok, self._flags_ok
-        reject, both_true, final_ok = self.reject_terminated_and_truncated, self._both_true, self._final_observations_ok
-        ndarray, flags_shape = np.ndarray, self._flags_shape
+        reject, both_true = self.reject_terminated_and_truncated, self._both_true
+        ndarray, flags_shape, same_step = np.ndarray, self._flags_shape, self._same_step
+        autoreset_ok = self._autoreset_fast_path()
+        no_flags = bytes(self.num_envs or 0)  # all false
 
         def batch_step_ok(result: object) -> bool:
             if type(result) is not tuple or len(result) != 5:
                 return False
             observation, reward, terminated, truncated, info = result
-            return (
-                observation_ok(observation)
-                and reward_ok(reward)
-                and type(terminated) is ndarray
-                and terminated.dtype is _BOOL
-                and terminated.shape == flags_shape
-                and type(truncated) is ndarray
-                and truncated.dtype is _BOOL
-                and truncated.shape == flags_shape
-                and type(info) is dict
-                and not (reject and both_true(terminated, truncated))
-                and ("final_obs" not in info or final_ok(info))
-            )
+            try:
+                return (
+                    observation_ok(observation)
+                    and reward_ok(reward)
+                    and type(terminated) is ndarray
+                    and terminated.dtype is _BOOL
+                    and terminated.shape == flags_shape
+                    and type(truncated) is ndarray
+                    and truncated.dtype is _BOOL
+                    and truncated.shape == flags_shape
+                    and type(info) is dict
+                    and not (reject and both_true(terminated, truncated))
+                    # An empty info (most steps) has no autoreset keys; under SAME_STEP nothing may then be done.
+                    and (
+                        autoreset_ok(info, terminated, truncated)
+                        if info
+                        else not same_step or (terminated.tobytes() == no_flags and truncated.tobytes() == no_flags)
+                    )
+                )
+            except Exception:  # a dict key whose own __eq__ raises: the slow path reports it
+                return False
 
         def single_step_ok(result: object) -> bool:
             if type(result) is not tuple or len(result) != 5:
@@ -531,13 +617,54 @@ class Contract:
 
         return single_step_ok if flags_shape is None else batch_step_ok
 
+    def _autoreset_fast_path(self) -> Callable[[dict[str, Any], np.ndarray, np.ndarray], bool]:
+        """The fast check of a non-empty info's autoreset keys: absent (and, under SAME_STEP, nothing done), or
+        well formed with a good final observation for every sub-environment marked in ``_final_obs``."""
+        ndarray, flags_shape, same_step, final_ok = (
+            np.ndarray,
+            self._flags_shape,
+            self._same_step,
+            self._final_observation.ok,
+        )
+        no_flags, flatnonzero, greater = bytes(self.num_envs or 0), np.flatnonzero, np.greater
+
+        def autoreset_ok(info: dict[str, Any], terminated: np.ndarray, truncated: np.ndarray) -> bool:
+            final, finished = info.get("final_obs", _MISSING), info.get("_final_obs", _MISSING)
+            if final is _MISSING and finished is _MISSING:
+                if same_step and (terminated.tobytes() != no_flags or truncated.tobytes() != no_flags):
+                    return False
+            elif (
+                type(finished) is not ndarray
+                or finished.dtype is not _BOOL
+                or finished.shape != flags_shape
+                or type(final) is not ndarray
+                or final.shape != flags_shape
+                # Under SAME_STEP every done sub-environment is marked: none is done and not marked.
+                or (same_step and greater(terminated | truncated, finished).tobytes() != no_flags)
+                or not all(final_ok(final[env_index]) for env_index in flatnonzero(finished))
+            ):
+                return False
+            final_info, marked = info.get("final_info", _MISSING), info.get("_final_info", _MISSING)
+            return (final_info is _MISSING and marked is _MISSING) or (
+                type(final_info) is dict
+                and type(marked) is ndarray
+                and marked.dtype is _BOOL
+                and marked.shape == flags_shape
+            )
+
+        return autoreset_ok
+
     def _mask(self, masks: Sequence[object]) -> npt.NDArray[np.bool_] | None:
         """The union of the ``ignore`` masks, or ``None`` (also when one is malformed: then nothing is skipped)."""
         union = None
-        for mask in masks:
-            if not isinstance(mask, np.ndarray) or mask.dtype != _BOOL or mask.shape != self._flags_shape:
-                return None
-            union = mask if union is None else union | mask
+        try:
+            for mask in masks:
+                if not _is_mask(mask, self._flags_shape):
+                    return None
+                array = np.asarray(mask)
+                union = array if union is None else union | array
+        except Exception:  # a mask that raises when read (a warned-about step's flags): skip nothing
+            return None
         return union
 
     def _flags_ok(self, flags: object) -> bool:
@@ -545,17 +672,17 @@ class Contract:
 
     def _flags_problem(self, name: str, flags: object) -> _Problem | None:
         if self._flags_shape is None:
-            if isinstance(flags, bool | np.bool_):
-                return None
-            return _Problem(None, name, _describe(flags), "a bool")
-        if isinstance(flags, np.ndarray) and flags.dtype == _BOOL and flags.shape == self._flags_shape:
+            # bool and numpy.bool_ cannot be subclassed: an exact type test, which nothing can fake.
+            return None if self._flags_ok(flags) else _Problem(None, name, describe(flags), "a bool")
+        if _is_mask(flags, self._flags_shape):
             return None
-        return _Problem(None, name, _describe(flags), f"a bool array of shape {self._flags_shape}")
+        return _Problem(None, name, describe(flags), f"a bool array of shape {self._flags_shape}")
 
     def _both_true(self, terminated: Any, truncated: Any) -> bool:
         if self._flags_shape is None:
             return bool(terminated and truncated)
-        return bool(np.count_nonzero(np.logical_and(terminated, truncated, out=self._both)))
+        both = np.logical_and(np.asarray(terminated), np.asarray(truncated), out=self._both)
+        return bool(np.count_nonzero(both))
 
     def _both_problem(self, terminated: Any, truncated: Any) -> _Problem | None:
         if not self.reject_terminated_and_truncated or not self._both_true(terminated, truncated):
@@ -564,28 +691,60 @@ class Contract:
         expected = "at most one of terminated and truncated true (reject_terminated_and_truncated=True)"
         return _Problem(env_index, "truncated", "True while terminated is True", expected)
 
-    def _final_observations_ok(self, info: dict[str, Any]) -> bool:
-        """Whether SAME_STEP autoreset's ``info["final_obs"]`` holds good observations where ``_final_obs``."""
-        final, finished = info["final_obs"], info.get("_final_obs")
-        if type(final) is not np.ndarray or final.shape != self._flags_shape or type(finished) is not np.ndarray:
-            return False
-        ok = self._final_observation.ok
-        return all(ok(final[env_index]) for env_index in np.flatnonzero(finished))
-
-    def _final_observations_problem(self, info: dict[str, Any]) -> _Problem | None:
-        if self._flags_shape is None or "final_obs" not in info:
+    def _autoreset_problem(self, info: dict[str, Any], terminated: Any, truncated: Any) -> _Problem | None:
+        """The first problem of a vector env's autoreset keys (``final_obs``, ``_final_obs``, ``final_info``,
+        ``_final_info``), or ``None``. ``terminated`` and ``truncated`` are good flags here."""
+        if self._flags_shape is None:
             return None
-        final, finished = info["final_obs"], info.get("_final_obs")
-        if not isinstance(final, np.ndarray) or final.shape != self._flags_shape:
-            return _Problem(None, "info['final_obs']", _describe(final), f"an array of shape {self._flags_shape}")
-        indices = range(len(final)) if finished is None else np.flatnonzero(finished)
-        for env_index in indices:
-            if final[env_index] is None:  # only ``_final_obs`` says which are real
-                continue
-            problem = self._final_observation.problem(final[env_index])
-            if problem is not None:
-                problem.env_index = int(env_index)
-                return problem
+        try:
+            return self._first_autoreset_problem(info, terminated, truncated)
+        except Exception as error:  # a key whose own __eq__ raised while info was read
+            return _Problem(None, "info", _unreadable(info, error), "a dict")
+
+    def _first_autoreset_problem(self, info: dict[str, Any], terminated: Any, truncated: Any) -> _Problem | None:
+        shape = self._flags_shape
+        mask_expected = f"a bool array of shape {shape}"
+        # dict.get: a dict subclass's own get and __missing__ are not called.
+        final, finished = dict.get(info, "final_obs", _MISSING), dict.get(info, "_final_obs", _MISSING)
+        if final is not _MISSING or finished is not _MISSING:
+            if finished is _MISSING:
+                return _Problem(None, "info['_final_obs']", "missing", f"{mask_expected} beside info['final_obs']")
+            if not _is_mask(finished, shape):
+                return _Problem(None, "info['_final_obs']", describe(finished), mask_expected)
+            if final is _MISSING:
+                expected = f"an array of shape {shape} beside info['_final_obs']"
+                return _Problem(None, "info['final_obs']", "missing", expected)
+            if not issubclass(type(final), np.ndarray) or np.asarray(final).shape != shape:
+                return _Problem(None, "info['final_obs']", describe(final), f"an array of shape {shape}")
+        if self._same_step:
+            done = np.asarray(terminated) | np.asarray(truncated)
+            without = done if finished is _MISSING else done & ~np.asarray(finished)
+            if without.any():
+                env_index = int(np.flatnonzero(without)[0])
+                expected = "a final observation for every done sub-environment (autoreset mode SAME_STEP)"
+                if finished is _MISSING:
+                    return _Problem(env_index, "info['final_obs']", "missing", expected)
+                return _Problem(
+                    env_index, "info['_final_obs']", "False where terminated or truncated is True", expected
+                )
+        if final is not _MISSING:
+            finals = np.asarray(final)
+            for marked_index in np.flatnonzero(np.asarray(finished)):
+                problem = self._final_observation.problem(finals[marked_index])
+                if problem is not None:
+                    problem.env_index = int(marked_index)
+                    return problem
+        final_info, marked = dict.get(info, "final_info", _MISSING), dict.get(info, "_final_info", _MISSING)
+        if final_info is _MISSING and marked is _MISSING:
+            return None
+        if final_info is _MISSING:
+            return _Problem(None, "info['final_info']", "missing", "a dict beside info['_final_info']")
+        if not issubclass(type(final_info), dict):
+            return _Problem(None, "info['final_info']", describe(final_info), "a dict")
+        if marked is _MISSING:
+            return _Problem(None, "info['_final_info']", "missing", f"{mask_expected} beside info['final_info']")
+        if not _is_mask(marked, shape):
+            return _Problem(None, "info['_final_info']", describe(marked), mask_expected)
         return None
 
     def _report(self, problem: _Problem, call: str, step: int) -> None:
@@ -603,7 +762,23 @@ class Contract:
 
 
 def _info_problem(info: object) -> _Problem | None:
-    return None if isinstance(info, dict) else _Problem(None, "info", _describe(info), "a dict")
+    return None if issubclass(type(info), dict) else _Problem(None, "info", describe(info), "a dict")
+
+
+def autoreset_mode_of(env: VectorEnv[Any, Any, Any]) -> AutoresetMode:
+    """A vector env's Gymnasium autoreset mode, from ``env.metadata["autoreset_mode"]`` (NEXT_STEP if absent).
+
+    Raises:
+        InputError: the metadata holds something that is not an autoreset mode.
+    """
+    mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+    try:
+        return AutoresetMode(mode.value if isinstance(mode, AutoresetMode) else mode)
+    except ValueError:
+        raise InputError(
+            f"{_vector_env_id(env)}: env.metadata['autoreset_mode'] is {brief_repr(mode)};"
+            " expected a gymnasium AutoresetMode"
+        ) from None
 
 
 def _vector_env_id(env: VectorEnv[Any, Any, Any]) -> str:

@@ -98,7 +98,8 @@ class ContractViolation(TypedRLError, ValueError):
 
 
 class EnvError(TypedRLError, RuntimeError):
-    """An environment's own ``reset`` or ``step`` raised: the environment failed, not the data it returned.
+    """An environment's own ``reset`` or ``step`` (or ``close``, or its action space) raised: the environment
+    failed, not the data it returned.
 
     The original exception is chained (``__cause__``). The message names the environment, the call, the step
     and the sub-environment where that is known::
@@ -107,7 +108,8 @@ class EnvError(TypedRLError, RuntimeError):
 
     Attributes:
         env_id: the environment's id (its registered id, else its class name).
-        call: ``"reset"`` or ``"step"``.
+        call: ``"reset"`` or ``"step"``; from :func:`~typedrl.check_env` also ``"action_space.seed"``,
+            ``"action_space.sample"`` or ``"close"``.
         step: the number of the step (1 for the first ``step`` call); for a reset, the steps taken before it.
         env_index: the sub-environment that raised, where the vector env lets it be known; else ``None``.
     """
@@ -134,11 +136,11 @@ class EnvError(TypedRLError, RuntimeError):
 class ConfigError(TypedRLError, ValueError):
     """A training configuration, preset, config file or command-line value is invalid.
 
-    ``field`` names the offending setting (dotted for nested ones, e.g. ``"eval.episodes"``); the message says
-    what was expected and what was given.
+    ``field`` names the offending setting (dotted for nested ones, e.g. ``"eval.episodes"``; ``"out"``, ``"log"``
+    for paths; empty when no one setting is to blame); the message says what was expected and what was given.
     """
 
-    def __init__(self, message: str, field: str) -> None:
+    def __init__(self, message: str, field: str = "") -> None:
         self.field = field
         super().__init__(message)
 
