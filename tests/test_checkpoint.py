@@ -12,6 +12,7 @@ from torch import nn
 
 from typedrl.checkpoint import (
     FORMAT_VERSION,
+    _digest,
     capture_rng,
     load_checkpoint,
     restore,
@@ -130,14 +131,99 @@ def test_a_pickled_object_is_refused(tmp_path: Path) -> None:
     assert f"GLOBAL {Payload.__module__}.Payload was not an allowed global" in message
 
 
-@pytest.mark.parametrize("keep", [0, 100, -200])
-def test_truncated_or_empty_files_are_refused(tmp_path: Path, keep: int) -> None:
+@pytest.mark.parametrize("keep", [100, -200])
+def test_truncated_files_are_refused(tmp_path: Path, keep: int) -> None:
     actor, critic, optimizer = make_agent(0)
     data = save(tmp_path / "ckpt.pt", actor, critic, optimizer).read_bytes()
     damaged = tmp_path / "damaged.pt"
     damaged.write_bytes(data[:keep])
     with pytest.raises(CheckpointError, match=rf"^load_checkpoint: {damaged}: not a readable checkpoint"):
         load_checkpoint(damaged)
+
+
+def test_files_that_are_not_checkpoints_say_what_they_are(tmp_path: Path) -> None:
+    cases = {
+        "empty.pt": (b"", "the file is empty; expected a checkpoint.pt written by typedrl"),
+        "trainlog.json": (
+            b'{\n  "schema_version": 1,\n  "algo": "ppo"}',
+            "this is a JSON file (a trainlog.json?), not a checkpoint; pass the run's checkpoint.pt or its run "
+            "directory",
+        ),
+        "notes.txt": (b"hello\n", "a text file; expected a checkpoint.pt written by typedrl"),
+        "noise.bin": (bytes(range(128, 256)), "not a torch archive; expected a checkpoint.pt written by typedrl"),
+    }
+    for name, (data, problem) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(CheckpointError) as caught:
+            load_checkpoint(path)
+        assert str(caught.value) == f"load_checkpoint: {path}: {problem}"
+
+
+def test_a_run_directory_reads_its_checkpoint(tmp_path: Path) -> None:
+    actor, critic, optimizer = make_agent(0)
+    save(tmp_path / "checkpoint.pt", actor, critic, optimizer)
+    assert load_checkpoint(tmp_path).path == tmp_path / "checkpoint.pt"
+
+
+def test_no_single_bit_flip_loads_as_different_contents(tmp_path: Path) -> None:
+    """Every one-bit change of a small checkpoint is refused or leaves what it holds unchanged."""
+    actor = nn.Linear(3, 2)
+    path = save_checkpoint(
+        tmp_path / "c.pt",
+        modules={"actor": actor},
+        optimizers={},
+        config={"algo": "ppo", "seed": 3},
+        progress={"done": 5, "env_steps": 640},
+        extra={"note": "x"},
+    )
+    data = path.read_bytes()
+    original = load_checkpoint(path)
+    flipped = tmp_path / "flipped.pt"
+    refused = loaded = 0
+    for position in range(0, len(data), 3):  # every third byte, one bit each: ~750 files
+        damaged = bytearray(data)
+        damaged[position] ^= 1 << (position % 8)
+        flipped.write_bytes(bytes(damaged))
+        try:
+            checkpoint = load_checkpoint(flipped)
+        except CheckpointError:
+            refused += 1
+            continue
+        loaded += 1
+        assert torch.equal(checkpoint.modules["actor"]["weight"], original.modules["actor"]["weight"])
+        assert torch.equal(checkpoint.modules["actor"]["bias"], original.modules["actor"]["bias"])
+        assert (checkpoint.config, checkpoint.progress, checkpoint.extra) == (
+            original.config,
+            original.progress,
+            original.extra,
+        )
+    assert refused > 0
+    assert loaded > 0  # flips in zip padding and timestamps change nothing and load
+
+
+def test_malformed_structure_is_refused_even_with_a_matching_digest(tmp_path: Path) -> None:
+    actor, critic, optimizer = make_agent(0)
+    payload = torch.load(save(tmp_path / "ckpt.pt", actor, critic, optimizer), weights_only=True)
+    cases = [
+        (payload | {"modules": {"model": "weights"}}, "modules['model'] is a str; expected a state dict (a dict)"),
+        (
+            payload | {"modules": {"model": {"weight": [1.0]}}},
+            "modules['model']['weight'] is a list; expected a tensor",
+        ),
+        (payload | {"progress": {"done": float("inf")}}, "progress['done'] is inf; expected a finite number"),
+        (payload | {"progress": {"done": "3"}}, "progress['done'] is '3'; expected a finite number"),
+        (payload | {"config": {1: "x"}}, "config has a key that is not a string"),
+        (payload | {"rng": {"numpy": 3}}, "rng is malformed (TypeError: cannot unpack non-iterable int object)"),
+    ]
+    for index, (data, problem) in enumerate(cases):
+        data = dict(data)
+        data["digest"] = _digest(data)
+        path = tmp_path / f"case{index}.pt"
+        torch.save(data, path)
+        with pytest.raises(CheckpointError) as caught:
+            load_checkpoint(path)
+        assert str(caught.value) == f"load_checkpoint: {path}: {problem}"
 
 
 def test_missing_files_keys_and_versions(tmp_path: Path) -> None:
@@ -148,8 +234,12 @@ def test_missing_files_keys_and_versions(tmp_path: Path) -> None:
     payload = torch.load(save(tmp_path / "ckpt.pt", actor, critic, optimizer), weights_only=True)
     cases = [
         ({k: v for k, v in payload.items() if k != "optimizers"}, "missing key 'optimizers'"),
-        (payload | {"format_version": 2}, f"format_version is 2; expected {FORMAT_VERSION}"),
-        (payload | {"progress": [1, 2]}, "progress is a list; expected a dict"),
+        (payload | {"format_version": 1}, f"format_version is 1; expected {FORMAT_VERSION}"),
+        (
+            payload | {"progress": [1, 2]},
+            "the contents do not match the digest written with them (the file was "
+            "damaged or edited); refusing to load it",
+        ),
         (actor.state_dict(), "not a typedrl checkpoint (no format 'typedrl-checkpoint' marker)"),
     ]
     for index, (data, problem) in enumerate(cases):
@@ -179,7 +269,7 @@ def test_save_refuses_what_could_not_be_loaded_and_keeps_the_old_file(
         raise OSError("disk gone")
 
     monkeypatch.setattr(os, "fsync", crash)
-    with pytest.raises(OSError, match="disk gone"):
+    with pytest.raises(CheckpointError, match=r"ckpt.pt: cannot write it: disk gone$"):
         save_checkpoint(path, modules={"actor": actor}, optimizers={}, config={}, progress={})
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]

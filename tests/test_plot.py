@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from typedrl.errors import RunLogError
+from typedrl.errors import ConfigError, RunLogError
 from typedrl.plot import plot_curve
 from typedrl.runlog import RunLog
 
@@ -46,7 +46,7 @@ def test_plot_from_a_file_and_from_a_log(tmp_path: Path) -> None:
     data = from_file.read_bytes()
     assert from_file == tmp_path / "curve.png"
     assert data.startswith(PNG_SIGNATURE)
-    assert png_size(data) == (800, 450)
+    assert png_size(data) == (800, 500)
     assert 10_000 < len(data) < 1_000_000  # lines, band, labels and legend: far more than an empty canvas
     from_log = plot_curve(log.snapshot(), tmp_path / "sub" / "again.png")
     assert from_log.read_bytes() == data  # same log, same bytes
@@ -57,7 +57,7 @@ def test_a_log_without_returns_still_plots(tmp_path: Path) -> None:
     empty = RunLog(tmp_path / "trainlog.json", algo="reinforce", env_id="Custom-v0", seed=1, config={})
     data = plot_curve(empty.snapshot(), tmp_path / "curve.png").read_bytes()
     assert data.startswith(PNG_SIGNATURE)
-    assert png_size(data) == (800, 450)
+    assert png_size(data) == (800, 500)
 
 
 def test_overwrites_atomically_and_reports_unreadable_logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,7 +69,7 @@ def test_overwrites_atomically_and_reports_unreadable_logs(tmp_path: Path, monke
         raise OSError("disk gone")
 
     monkeypatch.setattr(os, "fsync", crash)
-    with pytest.raises(OSError, match="disk gone"):
+    with pytest.raises(ConfigError, match=r"curve.png' cannot be written: disk gone$"):
         plot_curve(small_run(tmp_path / "other.json", evaluations=2).snapshot(), out)
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curve.png"]
@@ -80,3 +80,40 @@ def test_overwrites_atomically_and_reports_unreadable_logs(tmp_path: Path, monke
 def test_importing_the_plot_module_does_not_import_matplotlib() -> None:
     code = "import sys, typedrl.plot; sys.exit('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_the_format_follows_the_suffix_and_only_files_are_written(tmp_path: Path) -> None:
+    log = small_run(tmp_path / "trainlog.json").snapshot()
+    assert b"<svg" in plot_curve(log, tmp_path / "curve.svg").read_bytes()[:400]
+    assert plot_curve(log, tmp_path / "curve.PDF").read_bytes().startswith(b"%PDF-")
+    assert plot_curve(log, tmp_path / "curve.Png").read_bytes().startswith(PNG_SIGNATURE)
+    for out, problem in (
+        (tmp_path / "curve.txt", f"plot: out is {str(tmp_path / 'curve.txt')!r}; expected a file name ending in"),
+        (tmp_path / "curve", f"plot: out is {str(tmp_path / 'curve')!r}; expected a file name ending in"),
+        (tmp_path / "dir.png", f"plot: {str(tmp_path / 'dir.png')!r} is a directory; expected a regular file"),
+    ):
+        if out.name == "dir.png":
+            out.mkdir()
+        with pytest.raises(ConfigError) as caught:
+            plot_curve(log, out)
+        assert str(caught.value).startswith(problem)
+    assert (tmp_path / "dir.png").is_dir()
+
+
+def test_the_legend_is_outside_the_axes(tmp_path: Path) -> None:
+    """Inside, a legend covers the curve somewhere on every task; below the axes it covers nothing."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from typedrl.plot import _draw
+
+    figure = Figure(figsize=(8.0, 5.0), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    _draw(axes, small_run(tmp_path / "trainlog.json").snapshot())
+    figure.canvas.draw()
+    assert axes.get_legend() is None
+    (legend,) = figure.legends
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    box, plot_area = legend.get_window_extent(renderer), axes.get_window_extent(renderer)
+    assert box.y1 <= plot_area.y0  # wholly below the plotting area

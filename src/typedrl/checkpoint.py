@@ -9,11 +9,19 @@ checkpoint it writes can be loaded back.
 Resuming: ``restore(load_checkpoint(path), modules=..., optimizers=...)`` puts the weights, the optimizer state and
 the RNG streams (:func:`capture_rng`) back where they were, so the next update is the one the interrupted run would
 have made. Environment state is not covered: the caller decides how environments restart.
+
+Integrity: every checkpoint carries a BLAKE2b digest of its contents (each key, number, string and tensor's dtype,
+shape and bytes, in order). :func:`load_checkpoint` recomputes it and refuses a file whose contents changed since it
+was written (a flipped bit, a hand edit), so a damaged checkpoint never loads as different weights. It also checks
+the structure: state dicts of tensors, a config table, finite progress numbers.
 """
 
+import hashlib
 import math
+import os
 import pickle
 import random
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from typedrl._atomic import atomic_writer
+from typedrl import _validate
+from typedrl._files import atomic_writer
 from typedrl.errors import CheckpointError
 
 __all__ = [
@@ -32,16 +41,18 @@ __all__ = [
     "RngState",
     "capture_rng",
     "load_checkpoint",
+    "resolve_checkpoint_path",
     "restore",
     "restore_rng",
     "save_checkpoint",
 ]
 
-FORMAT_VERSION: Final = 1
-"""The version of the checkpoint layout this typedrl writes and reads."""
+FORMAT_VERSION: Final = 2
+"""The version of the checkpoint layout this typedrl writes and reads (2: with a digest of the contents)."""
 
 _FORMAT: Final = "typedrl-checkpoint"
-_KEYS: Final = ("format", "format_version", "modules", "optimizers", "config", "progress", "rng", "extra")
+_KEYS: Final = ("format", "format_version", "modules", "optimizers", "config", "progress", "rng", "extra", "digest")
+_ZIP_MAGIC: Final = b"PK\x03\x04"
 _PLAIN: Final = (str, int, float, bool, type(None), torch.Tensor, torch.Size)
 
 
@@ -140,8 +151,41 @@ def _rng_payload(state: RngState) -> dict[str, Any]:
     }
 
 
+def _digest(payload: Mapping[str, Any]) -> str:
+    """A BLAKE2b digest of everything in ``payload`` but its ``digest`` key: keys, types, values and tensors."""
+    hasher = hashlib.blake2b(digest_size=32)
+
+    def feed(value: object) -> None:
+        if isinstance(value, torch.Tensor):
+            tensor = value.detach().cpu().contiguous()
+            hasher.update(f"T{tensor.dtype}{tuple(tensor.shape)}".encode())
+            if tensor.numel():
+                hasher.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, Mapping):
+            hasher.update(b"D%d" % len(value))
+            for key, item in value.items():
+                feed(key)
+                feed(item)
+        elif isinstance(value, list | tuple) and not isinstance(value, torch.Size):
+            hasher.update(b"L%d" % len(value))
+            for item in value:
+                feed(item)
+        elif isinstance(value, float):
+            hasher.update(b"F" + struct.pack("<d", value))
+        elif isinstance(value, bool | int | str | type(None) | torch.Size):
+            hasher.update(f"{type(value).__name__}:{value!r};".encode())
+        else:  # _check_plain and weights-only loading admit nothing else
+            raise CheckpointError(f"checkpoint digest: cannot read a {type(value).__name__}")
+
+    for key, item in payload.items():
+        if key != "digest":
+            feed(key)
+            feed(item)
+    return hasher.hexdigest()
+
+
 def save_checkpoint(
-    path: str | Path,
+    path: str | os.PathLike[str],
     *,
     modules: Mapping[str, nn.Module],
     optimizers: Mapping[str, torch.optim.Optimizer],
@@ -172,10 +216,14 @@ def save_checkpoint(
         "extra": dict(extra or {}),
     }
     _check_plain(payload, "checkpoint")
+    payload["digest"] = _digest(payload)
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_writer(target) as handle:
-        torch.save(payload, handle)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_writer(target, error=CheckpointError) as handle:
+            torch.save(payload, handle)
+    except OSError as err:
+        raise CheckpointError(f"save_checkpoint: {target}: cannot write it: {err.strerror or err}") from None
     return target
 
 
@@ -198,13 +246,37 @@ def _field(payload: dict[str, Any], key: str, kind: type, where: str) -> Any:
     return value
 
 
+def _state_dicts(payload: dict[str, Any], key: str, where: str, *, tensors: bool) -> dict[str, dict[str, Any]]:
+    """``payload[key]``: a dict of named state dicts (of tensors only when ``tensors``)."""
+    states: dict[object, object] = _field(payload, key, dict, where)
+    for name, state in states.items():
+        if not isinstance(name, str) or not isinstance(state, dict):
+            got = type(name).__name__ if not isinstance(name, str) else type(state).__name__
+            raise CheckpointError(f"{where}: {key}[{name!r}] is a {got}; expected a state dict (a dict)")
+        if tensors:
+            for entry, value in state.items():
+                if not isinstance(value, torch.Tensor):
+                    raise CheckpointError(
+                        f"{where}: {key}[{name!r}][{entry!r}] is a {type(value).__name__}; expected a tensor"
+                    )
+    return states  # type: ignore[return-value]  # checked above
+
+
+def _progress(payload: dict[str, Any], where: str) -> dict[str, int | float]:
+    progress: dict[str, int | float] = _field(payload, "progress", dict, where)
+    for name, number in progress.items():
+        if not _validate.is_real(number) or not math.isfinite(number):
+            raise CheckpointError(f"{where}: progress[{name!r}] is {number!r}; expected a finite number")
+    return progress
+
+
 def _rng_from(payload: Any, where: str) -> RngState | None:
     if payload is None:
         return None
     try:
         algorithm, keys, position, has_gauss, cached = payload["numpy"]
         version, internal, gauss_next = payload["python"]
-        return RngState(
+        state = RngState(
             torch_cpu=payload["torch_cpu"],
             torch_cuda=tuple(payload["torch_cuda"]),
             numpy=(algorithm, keys, position, has_gauss, cached),
@@ -212,23 +284,68 @@ def _rng_from(payload: Any, where: str) -> RngState | None:
         )
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"{where}: rng is malformed ({type(err).__name__}: {err})") from err
+    tensors = (state.torch_cpu, *state.torch_cuda, keys)
+    if not all(isinstance(tensor, torch.Tensor) for tensor in tensors):
+        raise CheckpointError(f"{where}: rng is malformed (a generator state is not a tensor)")
+    return state
 
 
-def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> Checkpoint:
+def _sniff(file: Path, where: str) -> None:
+    """Refuse, by their first bytes, files that are not a torch archive, naming what they look like."""
+    try:
+        with file.open("rb") as handle:
+            head = handle.read(64)
+    except OSError as err:
+        raise CheckpointError(f"{where}: cannot read it: {err.strerror or err}") from None
+    if head.startswith(_ZIP_MAGIC):
+        return
+    if not head:
+        raise CheckpointError(f"{where}: the file is empty; expected a checkpoint.pt written by typedrl")
+    text = head.lstrip()
+    if text.startswith(b"{") and (b'"schema_version"' in head or b'"algo"' in head or file.suffix == ".json"):
+        raise CheckpointError(
+            f"{where}: this is a JSON file (a trainlog.json?), not a checkpoint; pass the run's checkpoint.pt or "
+            "its run directory"
+        )
+    kind = "a text file" if _is_text(head) else "not a torch archive"
+    raise CheckpointError(f"{where}: {kind}; expected a checkpoint.pt written by typedrl")
+
+
+def _is_text(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def resolve_checkpoint_path(path: str | os.PathLike[str]) -> Path:
+    """``path``, or ``path/checkpoint.pt`` when ``path`` is a run directory."""
+    file = Path(path)
+    return file / "checkpoint.pt" if file.is_dir() else file
+
+
+def load_checkpoint(path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu") -> Checkpoint:
     """Read a checkpoint with ``torch.load(..., weights_only=True)``; tensors go to ``map_location``.
 
+    ``path`` is a checkpoint file, or a run directory (its ``checkpoint.pt`` is read).
+
     Raises:
-        CheckpointError: the file is missing, truncated or corrupt, holds objects weights-only loading refuses,
-            is not a typedrl checkpoint, has another format version, or lacks a key.
+        CheckpointError: the file is missing, empty, truncated or corrupt, is not a torch archive (a training log,
+            a text file), holds objects weights-only loading refuses, is not a typedrl checkpoint, has another
+            format version, lacks a key, has the wrong structure, or its contents do not match its digest; and
+            ``map_location`` names a device this torch cannot use.
     """
-    file = Path(path)
+    file = resolve_checkpoint_path(path)
     where = f"load_checkpoint: {file}"
+    location = _validate.device("load_checkpoint", map_location, error=CheckpointError)
     if not file.is_file():
         raise CheckpointError(f"{where}: no such file")
+    _sniff(file, where)
     try:
-        payload = torch.load(file, map_location=map_location, weights_only=True)
+        payload = torch.load(file, map_location=location, weights_only=True)
     except pickle.UnpicklingError as err:
-        if "Weights only load failed" in str(err):
+        if "Weights only load failed" in str(err) and "Unsupported global" in str(err):
             detail = _first_sentence(err)
             raise CheckpointError(f"{where}: refused: it holds objects beyond plain data ({detail})") from err
         raise CheckpointError(f"{where}: not a readable checkpoint (corrupt?): {_first_sentence(err)}") from err
@@ -243,12 +360,24 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
     for key in _KEYS:
         if key not in payload:
             raise CheckpointError(f"{where}: missing key {key!r}")
+    try:
+        digest = _digest(payload)
+    except CheckpointError as err:
+        raise CheckpointError(f"{where}: {err}") from None
+    if payload["digest"] != digest:
+        raise CheckpointError(
+            f"{where}: the contents do not match the digest written with them (the file was damaged or edited); "
+            "refusing to load it"
+        )
+    config = _field(payload, "config", dict, where)
+    if not all(isinstance(key, str) for key in config):
+        raise CheckpointError(f"{where}: config has a key that is not a string")
     return Checkpoint(
         path=file,
-        modules=_field(payload, "modules", dict, where),
-        optimizers=_field(payload, "optimizers", dict, where),
-        config=_field(payload, "config", dict, where),
-        progress=_field(payload, "progress", dict, where),
+        modules=_state_dicts(payload, "modules", where, tensors=True),
+        optimizers=_state_dicts(payload, "optimizers", where, tensors=False),
+        config=config,
+        progress=_progress(payload, where),
         rng=_rng_from(payload["rng"], where),
         extra=_field(payload, "extra", dict, where),
     )
@@ -262,7 +391,7 @@ def _load_into(
     try:
         # The state dict itself, not a copy: a module's carries _metadata (per-submodule versions).
         target.load_state_dict(states[name])
-    except (RuntimeError, ValueError, KeyError) as err:
+    except (RuntimeError, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
         detail = " ".join(str(err).split())  # torch's message spans lines; keep ours on one
         raise CheckpointError(f"{where}: {kind} {name!r} does not fit: {detail}") from err
 

@@ -1,47 +1,70 @@
-"""``curve.png``: greedy evaluation return against environment steps, drawn from a training log.
+"""``curve.png`` (or ``.svg``, ``.pdf``): greedy evaluation return against environment steps, from a training log.
 
 matplotlib is imported inside :func:`plot_curve` and drives its Agg canvas directly (no :mod:`matplotlib.pyplot`),
 so ``import typedrl`` stays light, plotting works without a display, and the caller's pyplot backend is untouched.
 """
 
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
-from typedrl._atomic import atomic_writer
+from typedrl._files import atomic_writer, check_replaceable
+from typedrl.errors import ConfigError
 from typedrl.runlog import TrainLog, load_trainlog
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["plot_curve"]
+__all__ = ["FORMATS", "plot_curve"]
 
 _MEAN_COLOR = "#1f77b4"
 _TRAIN_COLOR = "#ff7f0e"
 
 
-def plot_curve(log: TrainLog | str | Path, out: str | Path) -> Path:
-    """Draw ``log`` (a :class:`~typedrl.runlog.TrainLog` or the path of a ``trainlog.json``) into the PNG ``out``.
+# The formats by suffix, and the metadata that would make the same log give different bytes (a version or a
+# date stamp), switched off.
+FORMATS: Final = {
+    ".png": ("png", {"Software": None}),
+    ".svg": ("svg", {"Date": None, "Creator": None}),
+    ".pdf": ("pdf", {"CreationDate": None, "Creator": None, "Producer": None}),
+}
 
-    The plot shows the greedy evaluation mean return against environment steps with its min–max band, the mean
-    return of training episodes per update (sampled policy) for comparison, and the environment's reward
-    threshold where Gymnasium knows it. The file is written atomically; returns its path.
+
+def plot_curve(log: TrainLog | str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
+    """Draw ``log`` (a :class:`~typedrl.runlog.TrainLog` or the path of a ``trainlog.json``) into ``out``.
+
+    The format follows the suffix of ``out``: ``.png``, ``.svg`` or ``.pdf`` (any case). The plot shows the
+    greedy evaluation mean return against environment steps with its min–max band, the mean return of training
+    episodes per update (sampled policy) for comparison, and the environment's reward threshold where Gymnasium
+    knows it; the legend sits below the axes, where it never hides a curve. The file is written atomically;
+    returns its path.
 
     Raises:
         RunLogError: ``log`` is a path that :func:`~typedrl.runlog.load_trainlog` cannot read.
+        ConfigError: ``out`` has another suffix, is not a regular file (``/dev/null``, a directory), or cannot
+            be written.
     """
+    target = Path(out)
+    if target.suffix.lower() not in FORMATS:
+        raise ConfigError(
+            f"plot: out is {str(target)!r}; expected a file name ending in {', '.join(FORMATS)}", field="out"
+        )
+    check_replaceable(target, what="plot", error=ConfigError)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     trainlog = log if isinstance(log, TrainLog) else load_trainlog(log)
-    figure = Figure(figsize=(8.0, 4.5), dpi=100, layout="constrained")
+    figure = Figure(figsize=(8.0, 5.0), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     _draw(axes, trainlog)
-    target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_writer(target) as handle:
-        # No "Software" stamp: the same log gives the same bytes across matplotlib patch releases.
-        figure.savefig(handle, format="png", metadata={"Software": None})
+    file_format, metadata = FORMATS[target.suffix.lower()]
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_writer(target, error=ConfigError) as handle:
+            figure.savefig(handle, format=file_format, metadata=metadata)
+    except OSError as error:
+        raise ConfigError(f"plot: {str(target)!r} cannot be written: {error.strerror or error}", field="out") from None
     return target
 
 
@@ -79,7 +102,9 @@ def _draw(axes: "Axes", log: TrainLog) -> None:
     axes.set_title(f"{log.algo} on {log.env_id} (seed {log.seed})")
     axes.grid(alpha=0.3)
     if axes.get_legend_handles_labels()[0]:
-        axes.legend(loc="lower right")
+        # Outside the axes: a legend inside covers the curve wherever it climbs (CartPole's top right, the
+        # bottom right of Acrobot's and MountainCar's negative returns).
+        axes.figure.legend(loc="outside lower center", ncols=2, frameon=False)
 
 
 def _reward_threshold(env_id: str) -> float | None:

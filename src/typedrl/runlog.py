@@ -12,6 +12,7 @@ must be finite, and a record that is not raises :class:`~typedrl.errors.RunLogEr
 import itertools
 import json
 import math
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from typedrl._atomic import atomic_writer
+from typedrl._files import atomic_writer
 from typedrl.errors import RunLogError
 
 __all__ = [
@@ -261,7 +262,7 @@ def json_schema() -> dict[str, Any]:
     return TrainLog.model_json_schema()
 
 
-def load_trainlog(path: str | Path) -> TrainLog:
+def load_trainlog(path: str | os.PathLike[str]) -> TrainLog:
     """Read and validate a ``trainlog.json``.
 
     Raises:
@@ -320,7 +321,7 @@ class RunLog:
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | os.PathLike[str],
         *,
         algo: str,
         env_id: str,
@@ -348,12 +349,17 @@ class RunLog:
         self.finished = False
 
     @classmethod
-    def resume(cls, path: str | Path, *, through_update: int) -> "RunLog":
-        """Continue the log at ``path``, keeping only records with ``update <= through_update``.
+    def resume(
+        cls, path: str | os.PathLike[str], *, through_update: int, evaluations_through: int | None = None
+    ) -> "RunLog":
+        """Continue the log at ``path``, keeping only records with ``update <= through_update`` (and evaluations
+        with ``update <= evaluations_through``, which defaults to ``through_update``).
 
-        ``through_update`` is the checkpoint's update count, so records made after that checkpoint (by a run
-        that was then killed) are dropped and the resumed run writes them again.
+        ``through_update`` is the checkpoint's update count and ``evaluations_through`` the update of its last
+        evaluation, so records made after that checkpoint (by a run that was then killed) are dropped and the
+        resumed run makes them again. The log is open again (not finished).
         """
+        evaluations_through = through_update if evaluations_through is None else evaluations_through
         log = load_trainlog(path)
         run = cls(
             path,
@@ -365,7 +371,7 @@ class RunLog:
             started_at=log.started_at,
         )
         run.updates = [record for record in log.updates if record.update <= through_update]
-        run.evaluations = [record for record in log.evaluations if record.update <= through_update]
+        run.evaluations = [record for record in log.evaluations if record.update <= evaluations_through]
         run.notes = log.widget.notes[len(_auto_notes(log.seed, log.evaluations)) :]
         return run
 
@@ -416,7 +422,7 @@ class RunLog:
     def record_evaluation(
         self, *, update: int, env_steps: int, wall_seconds: float, returns: Sequence[float]
     ) -> EvalRecord:
-        """Append an :class:`EvalRecord` for ``returns`` (e.g. an :class:`~typedrl.evaluate.EvalResult`'s)."""
+        """Append an :class:`EvalRecord` for ``returns`` (e.g. an :class:`~typedrl.evaluation.EvalResult`'s)."""
         fields = {"update": update, "env_steps": env_steps, "wall_seconds": wall_seconds, "returns": returns}
         where = "RunLog.record_evaluation"
         record: EvalRecord = self._check_record(where, EvalRecord.from_returns, fields, self.evaluations)
@@ -446,7 +452,7 @@ class RunLog:
         """Rewrite the file atomically (temporary file, fsync, rename); returns its path."""
         text = self.snapshot().model_dump_json(indent=2) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_writer(self.path) as handle:
+        with atomic_writer(self.path, error=RunLogError) as handle:
             handle.write(text.encode("utf-8"))
         return self.path
 
