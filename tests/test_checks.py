@@ -142,4 +142,7 @@ def test_environment_variable_invalid_fails_at_import(
 ) -> None:
     result = fresh_processes["maybe"]
     assert result.returncode != 0
-    assert "ValueError: TYPEDRL_SHAPE_CHECKS is 'maybe'; expected one of 1, 0, true, false, on, off" in result.stderr
+    assert (
+        "typedrl.errors.ConfigError: the environment variable TYPEDRL_SHAPE_CHECKS is 'maybe'; expected one of 1, 0,"
+        " true, false, on, off (or unset)"
+    ) in result.stderr

@@ -5,9 +5,10 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-from typedrl.config import PPOConfig, load_config, ppo_preset, read_config_file, reinforce_preset
+from typedrl.config import Layer, PPOConfig, build, load_config, ppo_preset, read_config_file, reinforce_preset
 from typedrl.errors import ConfigError
 
 
@@ -49,21 +50,43 @@ def test_overrides_merge_into_nested_fields() -> None:
         (
             {"num_envs": 0},
             "num_envs",
-            "ppo preset 'default': num_envs: Input should be greater than or equal to 1 (got 0)",
+            "ppo_preset overrides: num_envs: Input should be greater than or equal to 1 (got 0)",
         ),
-        ({"gamma": 1.5}, "gamma", "ppo preset 'default': gamma: Input should be less than or equal to 1 (got 1.5)"),
-        ({"bogus": 1}, "bogus", "ppo preset 'default': bogus: Extra inputs are not permitted (got 1)"),
+        ({"gamma": 1.5}, "gamma", "ppo_preset overrides: gamma: Input should be less than or equal to 1 (got 1.5)"),
+        ({"bogus": 1}, "bogus", "ppo_preset overrides: bogus: Extra inputs are not permitted (got 1)"),
         (
             {"eval": {"episodes": "x"}},
             "eval.episodes",
-            "ppo preset 'default': eval.episodes: Input should be a valid integer, unable to parse string as an "
-            "integer (got 'x')",
+            "ppo_preset overrides: eval.episodes: Input should be a valid integer (got 'x')",
         ),
         (
             {"minibatches": 10_000},
-            "(config)",
-            "ppo preset 'default': (config): Value error, minibatches is 10000; expected at most horizon·num_envs"
-            " = 256",
+            "minibatches, horizon, num_envs",
+            "ppo_preset overrides: minibatches, horizon, num_envs: minibatches is 10000; expected at most "
+            "horizon·num_envs = 256",
+        ),
+        ({"num_envs": True}, "num_envs", "ppo_preset overrides: num_envs: Input should be a valid integer (got True)"),
+        ({"num_envs": 8.0}, "num_envs", "ppo_preset overrides: num_envs: Input should be a valid integer (got 8.0)"),
+        (
+            {"learning_rate": float("nan")},
+            "learning_rate",
+            "ppo_preset overrides: learning_rate: Input should be a finite number (got nan)",
+        ),
+        (
+            {"target_return": float("inf")},
+            "target_return",
+            "ppo_preset overrides: target_return: Input should be a finite number (got inf)",
+        ),
+        (
+            {"seed": 2**32},
+            "seed",
+            "ppo_preset overrides: seed: Input should be less than or equal to 4294967295 (got 4294967296)",
+        ),
+        (
+            {"hidden": 65536, "layers": 64},
+            "hidden, layers",
+            "ppo_preset overrides: hidden, layers: hidden 65536 with layers 64 makes about 270,587,199,488 parameters"
+            " per network; expected at most 268,435,456",
         ),
     ],
 )
@@ -72,6 +95,27 @@ def test_bad_values_name_the_field(overrides: dict[str, Any], field: str, messag
         ppo_preset(**overrides)
     assert caught.value.field == field
     assert str(caught.value).startswith(message)
+
+
+def test_numpy_scalars_are_the_numbers_they_hold() -> None:
+    config = ppo_preset(gamma=np.float32(0.99), num_envs=np.int64(4), eval={"episodes": np.int32(3)})
+    assert (config.gamma, config.num_envs, config.eval.episodes) == (float(np.float32(0.99)), 4, 3)
+    assert type(config.num_envs) is int
+
+
+def test_an_error_is_blamed_on_the_layer_that_set_it(tmp_path: Path) -> None:
+    file = tmp_path / "run.toml"
+    file.write_text("learning_rate = nan\n")
+    with pytest.raises(ConfigError) as caught:
+        build(PPOConfig, [("ppo preset 'default'", {}), (f"config file {str(file)!r}", read_config_file(file))])
+    assert str(caught.value) == f"config file {str(file)!r}: learning_rate: Input should be a finite number (got nan)"
+    preset: Layer = ("ppo preset 'default'", {})
+    too_big: Layer = ("config file 'a.toml'", {"horizon": 4096, "num_envs": 2**15})
+    with pytest.raises(ConfigError, match=r"^config file 'a.toml': horizon, num_envs: horizon·num_envs is 134217728"):
+        build(PPOConfig, [preset, too_big, ("--seed", {"seed": 3})])
+    long: Layer = ("config file 'a.toml'", {"horizon": 4096})
+    with pytest.raises(ConfigError, match=r"^--num-envs: horizon·num_envs is 268435456; expected at most 67108864"):
+        build(PPOConfig, [preset, long, ("--num-envs", {"num_envs": 2**16})])
 
 
 def test_unknown_preset() -> None:
@@ -104,8 +148,24 @@ def test_load_json_and_toml(tmp_path: Path) -> None:
 def test_config_file_errors(tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
-    with pytest.raises(ConfigError, match=r"is not valid json: Expecting property name"):
+    with pytest.raises(ConfigError, match=r"is not valid JSON: Expecting property name"):
         read_config_file(broken)
+    for name, text, problem in (
+        ("bad.yaml", "a: [1,", "is not valid YAML: "),
+        ("bad.toml", "a = ", "is not valid TOML: "),
+        ("big.json", '{"seed": ' + "1" * 5000 + "}", "is not valid JSON: Exceeds the limit (4300 digits)"),
+        ("inf.yaml", "clip: .inf\n", ": clip: Input should be a finite number (got inf)"),
+        ("run.ini", "x=1", "the suffix '.ini' names no format; expected one of .json, .toml, .yaml, .yml"),
+    ):
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(ConfigError) as caught:
+            read_config_file(path)
+        assert problem in str(caught.value), str(caught.value)
+    latin = tmp_path / "latin.json"
+    latin.write_bytes(b'{"env_id": "\xe9"}')
+    with pytest.raises(ConfigError, match=r"is not UTF-8 text \(byte 12: b'\\xe9'\)$"):
+        read_config_file(latin)
     listing = tmp_path / "list.json"
     listing.write_text("[1, 2]")
     with pytest.raises(ConfigError, match=r"holds a list; expected a table of fields"):

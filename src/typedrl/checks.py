@@ -3,8 +3,9 @@
 Shape checks are **on** by default. They cost a fixed ~20–50 µs per checked call (the public math
 functions, record construction, losses): nothing per environment step. Turn them off for speed runs:
 
-* for the whole process, in the environment before typedrl is imported (it is read once, at import):
-  ``TYPEDRL_SHAPE_CHECKS=0``;
+* for the whole process, in the environment before typedrl is imported (it is read once, when
+  :mod:`typedrl.checks` is first imported; any other value than 1/0/true/false/yes/no/on/off raises
+  :class:`~typedrl.errors.ConfigError`): ``TYPEDRL_SHAPE_CHECKS=0``;
 * at run time: ``typedrl.set_shape_checks(False)``;
 * for a block: ``with typedrl.shape_checks(False): ...``.
 
@@ -22,6 +23,8 @@ from typing import ParamSpec, TypeVar
 from beartype import BeartypeConf, beartype
 from jaxtyping import jaxtyped
 
+from typedrl.errors import ConfigError
+
 __all__ = ["checked", "set_shape_checks", "shape_checks", "shape_checks_enabled"]
 
 _P = ParamSpec("_P")
@@ -34,7 +37,12 @@ def _initial_setting() -> bool:
         return True
     if raw in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"TYPEDRL_SHAPE_CHECKS is {raw!r}; expected one of 1, 0, true, false, on, off")
+    # A ConfigError (a ValueError): the command line prints it as one line with exit status 2.
+    raise ConfigError(
+        f"the environment variable TYPEDRL_SHAPE_CHECKS is {raw[:40]!r}; expected one of 1, 0, true, false, on, off"
+        " (or unset)",
+        "TYPEDRL_SHAPE_CHECKS",
+    )
 
 
 class _Switch:

@@ -1,13 +1,22 @@
 """Training configurations: frozen pydantic models, one documented field per hyperparameter, and presets.
 
-Every field has a description (the CLI's ``--help`` and the config reference in docs/ are generated from
-them). Unknown keys are rejected (``extra="forbid"``), so a misspelt key in a config file is an error, not a
-silent default. Load a JSON or TOML file with :func:`load_config`; the command line maps its flags onto the
-same fields.
+Every field has a description (the config reference in docs/ is generated from them). Values are checked
+strictly: unknown keys are rejected (``extra="forbid"``, so a misspelt key in a config file is an error, not a
+silent default); an integer field takes an integer, never ``true`` or ``8.0`` or ``"8"``; a float field takes a
+finite number (NaN and infinity are refused); numpy scalars are read as the Python numbers they hold; every
+count has an upper bound, so a typo cannot ask for terabytes. Load a JSON, TOML or YAML file with
+:func:`load_config`; the command line maps its flags onto the same fields.
+
+A config is built from layers, each overriding the one before: a preset, then a file, then keyword overrides (the
+command line's flags). An invalid value is blamed on the layer that supplied it: ``config file 'run.toml':
+learning_rate: ...`` or ``--seed: ...``, never on the preset when the preset did not set it.
 """
 
 import json
+import math
+import os
 import tomllib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -16,13 +25,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from typedrl.errors import ConfigError
 
 __all__ = [
+    "CONFIG_SUFFIXES",
+    "MAX_BATCH",
+    "MAX_PARAMETERS",
+    "MAX_SEED",
     "PPO_PRESETS",
     "REINFORCE_PRESETS",
     "EvalConfig",
+    "Layer",
     "PPOConfig",
     "ReinforceConfig",
+    "build",
     "load_config",
     "ppo_preset",
+    "read_config_file",
     "reinforce_preset",
 ]
 
@@ -30,8 +46,43 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
+MAX_SEED = 2**32 - 1
+"""The largest seed (numpy's legacy bound, as SB3 uses): seeds and ``seed + k`` stay valid for every generator."""
+MAX_PARAMETERS = 2**28
+"""The most parameters an actor or critic may have (about 1 GiB of float32, four with Adam's state)."""
+MAX_BATCH = 2**26
+"""The most transitions one rollout may hold (``horizon · num_envs``)."""
+
+
+class _FieldsError(ValueError):
+    """A check of several fields together: ``fields`` says which, so the error is blamed on the layer that set
+    one of them."""
+
+    def __init__(self, message: str, fields: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
+def _plain_numbers(value: Any) -> Any:
+    """numpy scalars (e.g. ``np.int64(8)``, ``np.float32(0.99)``) become the Python numbers they hold, in nested
+    dicts and lists too; everything else is left for the strict validation."""
+    if isinstance(value, Mapping):
+        return {key: _plain_numbers(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain_numbers(item) for item in value]
+    item = getattr(value, "item", None)
+    if type(value).__module__ == "numpy" and callable(item) and getattr(value, "ndim", None) == 0:
+        return item()
+    return value
+
+
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, strict=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numpy_scalars(cls, data: Any) -> Any:
+        return _plain_numbers(data)
 
 
 class EvalConfig(_Frozen):
@@ -39,11 +90,13 @@ class EvalConfig(_Frozen):
     ``seed + k``."""
 
     every: int = Field(
-        default=8, ge=0, description="Evaluate every this many updates (REINFORCE: epochs); 0 turns it off."
+        default=8, ge=0, le=2**40, description="Evaluate every this many updates (REINFORCE: epochs); 0 turns it off."
     )
-    episodes: int = Field(default=10, ge=1, description="Episodes per evaluation, run in parallel.")
-    max_steps: int = Field(default=500, ge=1, description="Step cap per evaluation episode.")
-    seed: int = Field(default=10_000, ge=0, description="Episode k of every evaluation is seeded seed + k.")
+    episodes: int = Field(default=10, ge=1, le=10_000, description="Episodes per evaluation, run in parallel.")
+    max_steps: int = Field(default=500, ge=1, le=10**9, description="Step cap per evaluation episode.")
+    seed: int = Field(
+        default=10_000, ge=0, le=MAX_SEED - 100_000, description="Episode k of every evaluation is seeded seed + k."
+    )
 
 
 class PPOConfig(_Frozen):
@@ -59,13 +112,19 @@ class PPOConfig(_Frozen):
     env_id: str = Field(
         default="CartPole-v1", description="Gymnasium environment id (Box observations, Discrete actions)."
     )
-    num_envs: int = Field(default=8, ge=1, description="Parallel environments in the vector env.")
-    seed: int = Field(default=0, ge=0, description="Seeds the environments, the network initialisation and sampling.")
+    num_envs: int = Field(default=8, ge=1, le=2**16, description="Parallel environments in the vector env.")
+    seed: int = Field(
+        default=0, ge=0, le=MAX_SEED, description="Seeds the environments, the network initialisation and sampling."
+    )
     device: Literal["cpu", "cuda"] = Field(default="cpu", description="Where the networks and updates run.")
-    updates: int = Field(default=200, ge=1, description="Number of PPO updates (each collects horizon·num_envs steps).")
-    horizon: int = Field(default=32, ge=1, description="Steps collected per environment per update (T).")
-    epochs: int = Field(default=20, ge=1, description="Passes over each collected batch.")
-    minibatches: int = Field(default=1, ge=1, description="Minibatches per pass (each of T·N/minibatches samples).")
+    updates: int = Field(
+        default=200, ge=1, le=2**40, description="Number of PPO updates (each collects horizon·num_envs steps)."
+    )
+    horizon: int = Field(default=32, ge=1, le=2**20, description="Steps collected per environment per update (T).")
+    epochs: int = Field(default=20, ge=1, le=10_000, description="Passes over each collected batch.")
+    minibatches: int = Field(
+        default=1, ge=1, le=MAX_BATCH, description="Minibatches per pass (each of T·N/minibatches samples)."
+    )
     gamma: Probability = Field(default=0.98, description="Discount γ.")
     lam: Probability = Field(default=0.8, description="GAE λ.")
     learning_rate: float = Field(default=2e-3, gt=0.0, description="Adam learning rate (at the start, if annealed).")
@@ -77,19 +136,36 @@ class PPOConfig(_Frozen):
     max_grad_norm: float | None = Field(
         default=0.5, gt=0.0, description="Clip the global gradient norm to this; null turns clipping off."
     )
-    hidden: int = Field(default=64, ge=1, description="Width of each hidden layer of the actor and the critic.")
-    layers: int = Field(default=2, ge=1, description="Hidden layers in the actor and in the critic.")
+    hidden: int = Field(
+        default=64, ge=1, le=2**16, description="Width of each hidden layer of the actor and the critic."
+    )
+    layers: int = Field(default=2, ge=1, le=64, description="Hidden layers in the actor and in the critic.")
     activation: Literal["tanh", "relu"] = Field(default="tanh", description="Hidden-layer activation.")
     target_return: float | None = Field(
         default=None, description="Stop once a greedy evaluation's mean return reaches this; null trains all updates."
     )
     eval: EvalConfig = Field(default_factory=EvalConfig, description="Greedy evaluation during training.")
+    checkpoint_every: int = Field(
+        default=8,
+        ge=1,
+        le=2**40,
+        description="Write checkpoint.pt (and the log) every this many updates, besides after each evaluation.",
+    )
 
     @model_validator(mode="after")
-    def _batch_divides(self) -> "PPOConfig":
+    def _sizes_fit(self) -> "PPOConfig":
         batch = self.horizon * self.num_envs
+        if batch > MAX_BATCH:
+            raise _FieldsError(
+                f"horizon·num_envs is {batch}; expected at most {MAX_BATCH} transitions per rollout",
+                ("horizon", "num_envs"),
+            )
         if self.minibatches > batch:
-            raise ValueError(f"minibatches is {self.minibatches}; expected at most horizon·num_envs = {batch}")
+            raise _FieldsError(
+                f"minibatches is {self.minibatches}; expected at most horizon·num_envs = {batch}",
+                ("minibatches", "horizon", "num_envs"),
+            )
+        _check_network_size(self.hidden, self.layers)
         return self
 
 
@@ -105,22 +181,44 @@ class ReinforceConfig(_Frozen):
     env_id: str = Field(
         default="CartPole-v1", description="Gymnasium environment id (Box observations, Discrete actions)."
     )
-    num_envs: int = Field(default=8, ge=1, description="Environments collecting episodes in parallel.")
-    seed: int = Field(default=0, ge=0, description="Seeds the environments, the network initialisation and sampling.")
+    num_envs: int = Field(default=8, ge=1, le=2**16, description="Environments collecting episodes in parallel.")
+    seed: int = Field(
+        default=0, ge=0, le=MAX_SEED, description="Seeds the environments, the network initialisation and sampling."
+    )
     device: Literal["cpu", "cuda"] = Field(default="cpu", description="Where the network and updates run.")
-    epochs: int = Field(default=50, ge=1, description="Number of epochs (one gradient step each).")
+    epochs: int = Field(default=50, ge=1, le=2**40, description="Number of epochs (one gradient step each).")
     min_steps_per_epoch: int = Field(
-        default=5000, ge=1, description="An epoch collects whole episodes until it has more than this many steps."
+        default=5000,
+        ge=1,
+        le=MAX_BATCH,
+        description="An epoch collects whole episodes until it has more than this many steps.",
     )
     gamma: Probability = Field(default=1.0, description="Discount γ of the reward-to-go (1: undiscounted).")
     learning_rate: float = Field(default=1e-2, gt=0.0, description="Adam learning rate.")
-    hidden: int = Field(default=32, ge=1, description="Width of the policy's hidden layer.")
+    hidden: int = Field(default=32, ge=1, le=2**16, description="Width of the policy's hidden layer.")
     max_episode_steps: int | None = Field(
-        default=None, ge=1, description="Cap on episode length; null keeps the environment's own time limit."
+        default=None, ge=1, le=10**9, description="Cap on episode length; null keeps the environment's own time limit."
     )
     eval: EvalConfig = Field(
         default_factory=lambda: EvalConfig(every=0), description="Greedy evaluation during training (off by default)."
     )
+    checkpoint_every: int = Field(
+        default=1,
+        ge=1,
+        le=2**40,
+        description="Write checkpoint.pt (and the log) every this many epochs, besides after each evaluation.",
+    )
+
+
+def _check_network_size(hidden: int, layers: int) -> None:
+    # The hidden-to-hidden weights dominate; the input and output layers depend on the env and are small.
+    parameters = hidden * hidden * (layers - 1) + hidden * (layers + 1)
+    if parameters > MAX_PARAMETERS:
+        raise _FieldsError(
+            f"hidden {hidden} with layers {layers} makes about {parameters:,} parameters per network; expected at "
+            f"most {MAX_PARAMETERS:,}",
+            ("hidden", "layers"),
+        )
 
 
 PPO_PRESETS: dict[str, dict[str, Any]] = {
@@ -157,66 +255,175 @@ REINFORCE_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def _build(model: type[_Model], data: dict[str, Any], where: str) -> _Model:
+Layer = tuple[str, Mapping[str, Any]]
+"""One source of config values: ``(name, data)``, e.g. ``("config file 'run.toml'", {...})``. The name starts
+the message of an error in that layer's values; a name that is a command-line flag (``"--seed"``) stands for the
+field too."""
+
+
+def _has(data: Any, location: Sequence[int | str]) -> bool:
+    for part in location:
+        if not isinstance(data, Mapping) or part not in data:
+            return False
+        data = data[part]
+    return True
+
+
+def _first_error(error: ValidationError) -> tuple[str, list[tuple[int | str, ...]], str]:
+    """The first error's field name, the locations that may have caused it, and its message."""
+    first = error.errors()[0]
+    location = tuple(first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] != "value_error" and "input" in first:
+        shown = repr(first["input"])
+        message += f" (got {shown if len(shown) <= 80 else shown[:77] + '...'})"
+    cause = first.get("ctx", {}).get("error")
+    if isinstance(cause, _FieldsError):
+        prefix = location
+        return ", ".join(cause.fields), [(*prefix, name) for name in cause.fields], message
+    return ".".join(str(part) for part in location) or "(config)", [location], message
+
+
+def build(model: type[_Model], layers: Sequence[Layer]) -> _Model:
+    """Merge ``layers`` (later ones override earlier ones, nested tables key by key) and validate into ``model``.
+
+    Raises:
+        ConfigError: the first invalid value, blamed on the last layer that set it (the first layer when the
+            problem is of the whole config), with ``field`` the dotted field name.
+    """
+    merged: dict[str, Any] = {}
+    for _, data in layers:
+        merged = _merge(merged, dict(data))
     try:
-        return model.model_validate(data)
+        return model.model_validate(merged)
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(config)"
-        value = first.get("input")
-        raise ConfigError(f"{where}: {field}: {first['msg']} (got {value!r})", field=field) from None
+        field, locations, message = _first_error(error)
+        blamed = next(
+            (
+                name
+                for name, data in reversed(layers)
+                if any(location and _has(data, location) for location in locations)
+            ),
+            layers[0][0],
+        )
+        what = blamed if blamed.startswith("--") else f"{blamed}: {field}"  # a flag names its field itself
+        raise ConfigError(f"{what}: {message}", field=field) from None
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(dict(merged[key]), dict(value))
         else:
             merged[key] = value
     return merged
 
 
+def _preset(algo: Literal["ppo", "reinforce"], name: str) -> Layer:
+    presets = PPO_PRESETS if algo == "ppo" else REINFORCE_PRESETS
+    if name not in presets:
+        raise ConfigError(f"preset is {name!r}; expected one of {', '.join(presets)}", field="preset")
+    return f"{algo} preset {name!r}", presets[name]
+
+
 def ppo_preset(name: str = "default", **overrides: Any) -> PPOConfig:
-    """The PPO preset ``name`` (``default``, ``sb3-zoo``, ``torchlean``) with ``overrides`` applied."""
-    if name not in PPO_PRESETS:
-        raise ConfigError(f"preset is {name!r}; expected one of {', '.join(PPO_PRESETS)}", field="preset")
-    return _build(PPOConfig, _merge(PPO_PRESETS[name], overrides), f"ppo preset {name!r}")
+    """The PPO preset ``name`` (``default``, ``sb3-zoo``, ``torchlean``) with ``overrides`` applied.
+
+    Raises:
+        ConfigError: an unknown preset, or an invalid override (``ppo_preset overrides: FIELD: ...``).
+    """
+    return build(PPOConfig, [_preset("ppo", name), ("ppo_preset overrides", overrides)])
 
 
 def reinforce_preset(name: str = "default", **overrides: Any) -> ReinforceConfig:
-    """The REINFORCE preset ``name`` (``default``) with ``overrides`` applied."""
-    if name not in REINFORCE_PRESETS:
-        raise ConfigError(f"preset is {name!r}; expected one of {', '.join(REINFORCE_PRESETS)}", field="preset")
-    return _build(ReinforceConfig, _merge(REINFORCE_PRESETS[name], overrides), f"reinforce preset {name!r}")
+    """The REINFORCE preset ``name`` (``default``) with ``overrides`` applied.
+
+    Raises:
+        ConfigError: an unknown preset, or an invalid override (``reinforce_preset overrides: FIELD: ...``).
+    """
+    return build(ReinforceConfig, [_preset("reinforce", name), ("reinforce_preset overrides", overrides)])
 
 
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a JSON (``.json``) or TOML (``.toml``) config file into a dict, with a clear error if it is bad."""
+CONFIG_SUFFIXES = (".json", ".toml", ".yaml", ".yml")
+"""The config file formats, by suffix (case does not matter)."""
+
+
+def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a JSON (``.json``), TOML (``.toml``) or YAML (``.yaml``, ``.yml``) config file into a dict.
+
+    Raises:
+        ConfigError: the file cannot be read, is not UTF-8 text, has another suffix, does not parse, or does not
+            hold a table of fields at the top.
+    """
     file = Path(path)
+    name = f"config file {str(file)!r}"
+    suffix = file.suffix.lower()
+    if suffix not in CONFIG_SUFFIXES:
+        raise ConfigError(
+            f"{name}: the suffix {file.suffix or '(none)'!r} names no format; expected one of "
+            f"{', '.join(CONFIG_SUFFIXES)}",
+            field="config",
+        )
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as error:
-        raise ConfigError(f"config file {str(file)!r} cannot be read: {error.strerror}", field="config") from None
-    try:
-        data: Any = tomllib.loads(text) if file.suffix == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(f"{name} cannot be read: {error.strerror or error}", field="config") from None
+    except UnicodeDecodeError as error:
         raise ConfigError(
-            f"config file {str(file)!r} is not valid {file.suffix[1:] or 'JSON'}: {error}", field="config"
+            f"{name} is not UTF-8 text (byte {error.start}: {error.object[error.start : error.start + 1]!r})",
+            field="config",
         ) from None
+    kind = {".json": "JSON", ".toml": "TOML"}.get(suffix, "YAML")
+    try:
+        data: Any = _parse(kind, text)
+    except (ValueError, RecursionError) as error:  # the parsers' errors, and ints past Python's digit limit
+        detail = " ".join(str(error).split())
+        raise ConfigError(f"{name} is not valid {kind}: {detail}", field="config") from None
     if not isinstance(data, dict):
-        raise ConfigError(
-            f"config file {str(file)!r} holds a {type(data).__name__}; expected a table of fields", field="config"
-        )
+        raise ConfigError(f"{name} holds a {type(data).__name__}; expected a table of fields", field="config")
+    _check_finite_numbers(data, name)
     return data
 
 
-def load_config(path: str | Path, *, algo: Literal["ppo", "reinforce"] | None = None) -> PPOConfig | ReinforceConfig:
-    """Load a JSON or TOML config file; its ``algo`` key (or the ``algo`` argument) picks the model."""
+def _parse(kind: str, text: str) -> Any:
+    if kind == "JSON":
+        return json.loads(text)
+    if kind == "TOML":
+        return tomllib.loads(text)
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:  # not a ValueError
+        raise ValueError(str(error)) from None
+
+
+def _check_finite_numbers(data: Any, where: str, field: str = "") -> None:
+    """JSON's NaN/Infinity extensions, TOML's nan/inf and YAML's .nan/.inf are refused with the field named."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            _check_finite_numbers(value, where, f"{field}.{key}" if field else str(key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            _check_finite_numbers(value, where, f"{field}[{index}]")
+    elif isinstance(data, float) and not math.isfinite(data):
+        raise ConfigError(f"{where}: {field}: Input should be a finite number (got {data!r})", field=field)
+
+
+def load_config(
+    path: str | os.PathLike[str], *, algo: Literal["ppo", "reinforce"] | None = None
+) -> PPOConfig | ReinforceConfig:
+    """Load a JSON, TOML or YAML config file; its ``algo`` key (or the ``algo`` argument) picks the model.
+
+    Raises:
+        ConfigError: as :func:`read_config_file`, an unknown ``algo``, or an invalid value (named with the file).
+    """
     data = read_config_file(path)
     chosen = algo or data.get("algo", "ppo")
+    layer = (f"config file {str(path)!r}", data)
     if chosen == "ppo":
-        return _build(PPOConfig, data, f"config file {str(path)!r}")
+        return build(PPOConfig, [layer])
     if chosen == "reinforce":
-        return _build(ReinforceConfig, data, f"config file {str(path)!r}")
+        return build(ReinforceConfig, [layer])
     raise ConfigError(f"config file {str(path)!r}: algo is {chosen!r}; expected 'ppo' or 'reinforce'", field="algo")
