@@ -23,7 +23,7 @@ from torch import nn
 import typedrl
 from typedrl.algos.ppo import PPO
 from typedrl.config import ppo_preset
-from typedrl.evaluate import evaluate
+from typedrl.evaluation import evaluate
 
 GRID = 2048
 EPISODES = 10

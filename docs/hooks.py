@@ -15,16 +15,22 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from typedrl.cli import build_parser
-from typedrl.config import PPO_PRESETS, EvalConfig, PPOConfig, ReinforceConfig
+from typedrl.config import PPO_PRESETS, REINFORCE_PRESETS, EvalConfig, PPOConfig, ReinforceConfig
 
 INCLUDE_PREFIX = "--8<-- "
 CONFIG_MARKER = "<!-- generated: config-reference -->"
 CLI_MARKER = "<!-- generated: cli-reference -->"
 
 
+ROOT = Path(__file__).resolve().parent.parent  # the repository: include paths are relative to it, not to the cwd
+
+
 def _type_name(annotation: Any) -> str:
+    """``float``, or ``float`` or ``None`` for a union: code spans joined by words (a ``|`` inside a table cell
+    would need escaping, and Markdown shows the escape inside code)."""
     text = annotation.__name__ if isinstance(annotation, type) else str(annotation)
-    return text.replace("typing.", "").replace("typedrl.config.", "").replace("|", "\\|")
+    text = text.replace("typing.", "").replace("typedrl.config.", "")
+    return " or ".join(f"`{part.strip()}`" for part in text.split("|"))
 
 
 def _default(field: FieldInfo) -> str:
@@ -38,7 +44,7 @@ def _default(field: FieldInfo) -> str:
 def _table(model: type[BaseModel]) -> str:
     rows = ["| field | type | default | description |", "|---|---|---|---|"]
     for name, field in model.model_fields.items():
-        rows.append(f"| `{name}` | `{_type_name(field.annotation)}` | {_default(field)} | {field.description} |")
+        rows.append(f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} | {field.description} |")
     return "\n".join(rows)
 
 
@@ -48,11 +54,12 @@ def config_reference() -> str:
     for model in (PPOConfig, ReinforceConfig, EvalConfig):
         doc = (model.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
         sections.append(f"## `{model.__name__}`\n\n{doc}\n\n{_table(model)}")
-    presets = ["## PPO presets", "", "| preset | differs from the defaults in |", "|---|---|"]
-    for name, values in PPO_PRESETS.items():
-        changes = ", ".join(f"`{key}={value!r}`" for key, value in values.items()) or "nothing (the defaults)"
-        presets.append(f"| `{name}` | {changes} |")
-    sections.append("\n".join(presets))
+    for title, table in (("PPO presets", PPO_PRESETS), ("REINFORCE presets", REINFORCE_PRESETS)):
+        presets = [f"## {title}", "", "| preset | differs from the defaults in |", "|---|---|"]
+        for name, values in table.items():
+            changes = ", ".join(f"`{key}={value!r}`" for key, value in values.items()) or "nothing (the defaults)"
+            presets.append(f"| `{name}` | {changes} |")
+        sections.append("\n".join(presets))
     return "\n\n".join(sections)
 
 
@@ -77,7 +84,7 @@ def include_files(markdown: str) -> str:
     lines = []
     for line in markdown.splitlines():
         if line.startswith(INCLUDE_PREFIX):
-            lines.append(Path(line[len(INCLUDE_PREFIX) :].strip()).read_text(encoding="utf-8").rstrip("\n"))
+            lines.append((ROOT / line[len(INCLUDE_PREFIX) :].strip()).read_text(encoding="utf-8").rstrip("\n"))
         else:
             lines.append(line)
     return "\n".join(lines) + "\n"

@@ -8,7 +8,7 @@ import torch
 
 import typedrl
 from typedrl.collect import RolloutCollector
-from typedrl.evaluate import evaluate
+from typedrl.evaluation import evaluate
 from typedrl.policies import ActorCritic, SampledPolicy, categorical_entropy, categorical_log_prob
 
 

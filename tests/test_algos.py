@@ -2,7 +2,10 @@
 
 import math
 from pathlib import Path
+from typing import Any, SupportsFloat
 
+import gymnasium
+import numpy as np
 import pytest
 import torch
 
@@ -101,3 +104,43 @@ def test_a_failed_run_keeps_the_last_good_log_and_checkpoint(tmp_path: Path) -> 
     assert checkpoint_path.read_bytes() == before
     log = load_trainlog(tmp_path / "trainlog.json")
     assert [record.update for record in log.updates] == [1, 2, 3, 4]
+
+
+class _StartsAtOne(gymnasium.Env[np.ndarray, np.int64]):
+    """CartPole whose actions are 1 and 2 (``Discrete(2, start=1)``); any other action is a bug in the caller."""
+
+    def __init__(self) -> None:
+        self.inner = gymnasium.make("CartPole-v1")
+        self.observation_space = self.inner.observation_space
+        self.action_space = gymnasium.spaces.Discrete(2, start=1)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        return self.inner.reset(seed=seed, options=options)
+
+    def step(self, action: np.int64) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
+        if action not in (1, 2):
+            raise ValueError(f"action {action} is outside Discrete(2, start=1)")
+        return self.inner.step(int(action) - 1)
+
+
+def _make_starts_at_one(**kwargs: Any) -> gymnasium.Env[Any, Any]:
+    return _StartsAtOne(**kwargs)
+
+
+gymnasium.register("TypedRLTest/StartsAtOne-v0", entry_point=_make_starts_at_one, max_episode_steps=500)
+
+
+@pytest.mark.parametrize("algo", ["ppo", "reinforce"])
+def test_discrete_actions_that_start_at_one(tmp_path: Path, algo: str) -> None:
+    """Records hold indices 0..n-1; the environment receives start + index, in training and evaluation alike."""
+    evaluation = {"every": 2, "episodes": 2, "max_steps": 50}
+    config = (
+        ppo_preset(env_id="TypedRLTest/StartsAtOne-v0", updates=2, eval=evaluation)
+        if algo == "ppo"
+        else reinforce_preset(env_id="TypedRLTest/StartsAtOne-v0", epochs=2, min_steps_per_epoch=100, eval=evaluation)
+    )
+    result = train(config, out_dir=tmp_path, quiet=True)
+    assert result.updates == 2
+    assert result.final_evaluation is not None

@@ -1,16 +1,26 @@
 """The ``typedrl`` command, run as a subprocess the way a user runs it."""
 
+import fcntl
 import json
 import os
+import pty
+import re
 import signal
+import stat
+import struct
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
 import pytest
 import torch
 
+import typedrl
+from typedrl.checkpoint import FORMAT_VERSION, _digest
+from typedrl.cli import main
+from typedrl.config import ppo_preset
 from typedrl.runlog import load_trainlog
 
 COMMAND = [sys.executable, "-m", "typedrl.cli"]
@@ -21,49 +31,190 @@ def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*COMMAND, *args], capture_output=True, text=True, timeout=timeout, env=ENV, check=False)
 
 
-def test_help_lists_the_commands() -> None:
+def test_help_lists_the_commands_and_the_version() -> None:
     result = run("--help")
     assert result.returncode == 0
     for command in ("ppo", "reinforce", "eval", "check-env", "plot"):
         assert command in result.stdout
+    assert "Run 'typedrl COMMAND --help' for the flags of a command." in result.stdout
     ppo_help = run("ppo", "--help")
     for flag in ("--env", "--num-envs", "--seed", "--device", "--updates", "--eval-every", "--config", "--resume"):
         assert flag in ppo_help.stdout
+    assert "default, sb3-zoo, torchlean" in " ".join(ppo_help.stdout.split())
+    version = run("--version")
+    assert version.returncode == 0
+    assert version.stdout.strip() == f"typedrl {typedrl.__version__}"
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
+def _checkpoint_with_a_string_model(tmp_path: Path) -> Path:
+    config = ppo_preset().model_dump(mode="json")
+    payload: dict[str, object] = {
+        "format": "typedrl-checkpoint",
+        "format_version": FORMAT_VERSION,
+        "modules": {"model": "weights"},
+        "optimizers": {},
+        "config": config,
+        "progress": {},
+        "rng": None,
+        "extra": {},
+    }
+    payload["digest"] = _digest(payload)
+    path = tmp_path / "string-model.pt"
+    torch.save(payload, path)
+    return path
+
+
+def _bad_inputs(tmp_path: Path) -> list[tuple[tuple[str, ...], str]]:
+    """Everything a user can hand over that cannot be used, and the one line it gets."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes('{"env_id": "Caf\xe9"}'.encode("latin-1"))
+    digits = tmp_path / "digits.json"
+    digits.write_text('{"seed": ' + "9" * 5000 + "}")
+    huge = tmp_path / "huge.toml"
+    huge.write_text("hidden = 65536\nlayers = 64\n")
+    nan = tmp_path / "nan.json"
+    nan.write_text('{"learning_rate": NaN}')
+    boolean = tmp_path / "bool.json"
+    boolean.write_text('{"num_envs": true}')
+    misspelt = tmp_path / "misspelt.toml"
+    misspelt.write_text("learning_rat = 0.1\n")
+    trainlog = tmp_path / "trainlog.json"
+    trainlog.write_text('{"schema_version": 1, "algo": "ppo"}')
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello\n")
+    return [
         (("ppo", "--bogus"), "typedrl: error: unrecognized arguments: --bogus (see typedrl --help)"),
         (("ppo", "--num-envs", "0"), "typedrl ppo: error: argument --num-envs: 0 is not a positive integer"),
         (("ppo", "--updates", "many"), "typedrl ppo: error: argument --updates: 'many' is not an integer"),
-        (("ppo", "--preset", "nope"), "typedrl ppo: error: preset is 'nope'; expected one of default, sb3-zoo"),
+        (("ppo", "--preset", "nope"), "typedrl ppo: error: argument --preset: invalid choice: 'nope'"),
         (("reinforce", "--device", "tpu"), "typedrl reinforce: error: argument --device: invalid choice: 'tpu'"),
         (("ppo", "--resume"), "typedrl ppo: error: --resume needs --out DIR"),
         (("ppo", "--env", "CartPole-v9"), "typedrl ppo: error: env_id is 'CartPole-v9': Environment version `v9`"),
         (
             ("ppo", "--env", "Pendulum-v1"),
-            "typedrl ppo: error: env 'Pendulum-v1' has Box(-2.0, 2.0, (1,), float32) actions",
+            "typedrl ppo: error: env 'Pendulum-v1' has Box(-2.0, 2.0, (1,), float32) actions; typedrl's agents "
+            "support Box observations and Discrete actions",
         ),
+        (("ppo", "--env", "FrozenLake-v1"), "typedrl ppo: error: env 'FrozenLake-v1' has Discrete(16) observations"),
+        (("reinforce", "--env", "Blackjack-v1"), "typedrl reinforce: error: env 'Blackjack-v1' has Tuple("),
+        (("ppo", "--env", "nomodule:Env"), "typedrl ppo: error: env_id is 'nomodule:Env': "),
         (("check-env", "NoSuchEnv-v0"), "typedrl check-env: error: Environment `NoSuchEnv` doesn't exist."),
-    ],
-)
-def test_bad_flags_print_one_line_and_exit_2(args: tuple[str, ...], message: str) -> None:
-    result = run(*args)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(message)
-    assert "Traceback" not in result.stderr
+        (
+            ("check-env", "Blackjack-v1"),
+            "typedrl check-env: error: env_id is 'Blackjack-v1': Contract: observation_space is Tuple(",
+        ),
+        (
+            ("check-env", "nomodule:Env"),
+            "typedrl check-env: error: env_id is 'nomodule:Env': it cannot be made: ModuleNotFoundError: No module "
+            "named 'nomodule'",
+        ),
+        (
+            ("ppo", "--seed", "99999999999999999999"),
+            "typedrl ppo: error: --seed: Input should be less than or equal to 4294967295 (got 99999999999999999999)",
+        ),
+        (
+            ("ppo", "--out", str(a_file)),
+            f"typedrl ppo: error: out is {str(a_file)!r}, which is a file; expected a run directory",
+        ),
+        (("ppo", "--out", "/proc/typedrl-run"), "typedrl ppo: error: cannot create '/proc/typedrl-run': "),
+        (
+            ("ppo", "--log", "/dev/null", "--out", str(tmp_path / "r1")),
+            "typedrl ppo: error: log: '/dev/null' is a character device; expected a regular file or a new path",
+        ),
+        (
+            ("ppo", "--config", str(latin1)),
+            f"typedrl ppo: error: config file {str(latin1)!r} is not UTF-8 text (byte 15: b'\\xe9')",
+        ),
+        (
+            ("ppo", "--config", str(digits)),
+            f"typedrl ppo: error: config file {str(digits)!r} is not valid JSON: Exceeds the limit (4300 digits)",
+        ),
+        (
+            ("ppo", "--config", str(huge)),
+            f"typedrl ppo: error: config file {str(huge)!r}: hidden, layers: hidden 65536 with layers 64 makes about",
+        ),
+        (
+            ("ppo", "--config", str(nan)),
+            f"typedrl ppo: error: config file {str(nan)!r}: learning_rate: Input should be a finite number (got nan)",
+        ),
+        (
+            ("ppo", "--config", str(boolean)),
+            f"typedrl ppo: error: config file {str(boolean)!r}: num_envs: Input should be a valid integer (got True)",
+        ),
+        (
+            ("ppo", "--config", str(misspelt)),
+            f"typedrl ppo: error: config file {str(misspelt)!r}: learning_rat: Extra inputs are not permitted",
+        ),
+        (
+            ("eval", str(trainlog)),
+            f"typedrl eval: error: load_checkpoint: {trainlog}: this is a JSON file (a trainlog.json?), not a "
+            "checkpoint; pass the run's checkpoint.pt or its run directory",
+        ),
+        (("eval", str(notes)), f"typedrl eval: error: load_checkpoint: {notes}: a text file; expected a checkpoint"),
+        (
+            ("eval", str(_checkpoint_with_a_string_model(tmp_path))),
+            "typedrl eval: error: load_checkpoint: ",
+        ),
+        (
+            ("plot", str(trainlog), "--out", "/dev/null"),
+            "typedrl plot: error: plot: out is '/dev/null'; expected a file name ending in .png, .svg, .pdf",
+        ),
+        (
+            ("plot", str(trainlog), "--out", str(tmp_path / "curve.txt")),
+            "typedrl plot: error: plot: out is ",
+        ),
+    ]
 
 
-def test_bad_config_file_value(tmp_path: Path) -> None:
-    config = tmp_path / "bad.toml"
-    config.write_text("num_envs = 0\n")
-    result = run("ppo", "--config", str(config))
+def run_here(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """``typedrl ARGS`` in this process (no interpreter start-up): the exit status and what went to stderr."""
+    try:
+        status = main(list(args))
+    except SystemExit as exit_:  # argparse's usage errors
+        status = int(exit_.code or 0)
+    return status, capsys.readouterr().err
+
+
+def test_bad_input_prints_one_line_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cases = _bad_inputs(tmp_path)
+    for args, message in cases:
+        status, stderr = run_here(capsys, *args)
+        lines = stderr.strip().splitlines()
+        assert status == 2, (args, stderr)
+        assert len(lines) == 1, (args, stderr)
+        assert lines[0].startswith(message), (args, lines[0])
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    # And as a user runs it, in its own process: no traceback.
+    for args, message in cases[::7]:
+        result = run(*args)
+        assert (result.returncode, result.stderr.strip().splitlines()[0][: len(message)]) == (2, message)
+        assert "Traceback" not in result.stderr
+
+
+def test_a_bad_shape_check_setting_is_one_line() -> None:
+    result = subprocess.run(
+        [*COMMAND, "ppo", "--updates", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**ENV, "TYPEDRL_SHAPE_CHECKS": "maybe"},
+        check=False,
+    )
     assert result.returncode == 2
-    assert result.stderr.strip().endswith("num_envs: Input should be greater than or equal to 1 (got 0)")
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.strip() == (
+        "typedrl ppo: error: the environment variable TYPEDRL_SHAPE_CHECKS is 'maybe'; expected one of 1, 0, true, "
+        "false, on, off (or unset)"
+    )
+
+
+def test_yaml_config_files_of_any_suffix_case(tmp_path: Path) -> None:
+    config = tmp_path / "run.YAML"
+    config.write_text("updates: 1\neval:\n  every: 0\n")
+    result = run("ppo", "--config", str(config), "--out", str(tmp_path / "r"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert load_trainlog(tmp_path / "r" / "trainlog.json").config["updates"] == 1
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error shown when CUDA is absent")
@@ -71,7 +222,7 @@ def test_cuda_without_cuda_is_a_clear_error() -> None:
     result = run("ppo", "--device", "cuda")
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "typedrl ppo: error: device is 'cuda', but torch sees no CUDA device; use --device cpu"
+        "typedrl ppo: error: device is 'cuda', but this torch sees no CUDA device; use 'cpu'"
     )
 
 
@@ -92,13 +243,23 @@ def test_full_short_run_leaves_every_artifact(tmp_path: Path) -> None:
     evaluated = run("eval", str(out / "checkpoint.pt"), "--episodes", "3", "--max-steps", "50")
     assert evaluated.returncode == 0, evaluated.stderr
     assert evaluated.stdout.startswith(f"CartPole-v1, ppo checkpoint {out / 'checkpoint.pt'}: ")
+    # Without flags, eval does what the run's own evaluations did, so it reproduces the logged figure.
+    again = run("eval", str(out))
+    assert again.returncode == 0, again.stderr
+    last = log.evaluations[-1]
+    assert f": {len(last.returns)} episodes: mean {last.mean:.2f} ± {last.std:.2f}" in again.stdout
 
     plotted = run("plot", str(out / "trainlog.json"), "--out", str(tmp_path / "again.png"))
     assert plotted.returncode == 0, plotted.stderr
     assert (tmp_path / "again.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    vector = run("plot", str(out), "--out", str(tmp_path / "again.SVG"))
+    assert vector.returncode == 0, vector.stderr
+    assert b"<svg" in (tmp_path / "again.SVG").read_bytes()[:400]
+    assert run("plot", str(out), "--out", str(tmp_path / "again.pdf")).returncode == 0
+    assert (tmp_path / "again.pdf").read_bytes()[:5] == b"%PDF-"
 
 
-def test_resume_after_an_interruption(tmp_path: Path) -> None:
+def test_resume_after_a_hard_kill(tmp_path: Path) -> None:
     out = tmp_path / "run"
     args = ["ppo", "--updates", "60", "--eval-every", "2", "--eval-episodes", "2", "--eval-max-steps", "100"]
     process = subprocess.Popen([*COMMAND, *args, "--out", str(out)], env=ENV, stdout=subprocess.PIPE, text=True)
@@ -110,9 +271,9 @@ def test_resume_after_an_interruption(tmp_path: Path) -> None:
     process.wait(timeout=30)
     interrupted = load_trainlog(out / "trainlog.json")
     assert not interrupted.finished
-    assert interrupted.updates, "the run was killed before its first update was logged"
 
-    result = run(*args, "--out", str(out), "--resume", timeout=300)
+    # The run's config comes from its checkpoint: no flags but --out and --resume.
+    result = run("ppo", "--out", str(out), "--resume", timeout=300)
     assert result.returncode == 0, result.stderr
     log = load_trainlog(out / "trainlog.json")
     assert log.finished
@@ -122,12 +283,56 @@ def test_resume_after_an_interruption(tmp_path: Path) -> None:
     assert steps[-1] == 60 * 256
 
 
-def test_resume_with_other_flags_is_refused(tmp_path: Path) -> None:
+def test_resume_takes_the_budget_and_refuses_other_flags(tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert run("ppo", "--updates", "2", "--eval-every", "0", "--out", str(out), "--quiet").returncode == 0
-    result = run("ppo", "--updates", "3", "--out", str(out), "--resume")
+    again = run("ppo", "--out", str(out), "--resume")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(f"the run in {out} is complete (2 updates); resume with a larger --updates")
+    result = run("ppo", "--seed", "3", "--out", str(out), "--resume")
     assert result.returncode == 2
-    assert "the config differs" in result.stderr
+    assert result.stderr.strip() == (
+        "typedrl ppo: error: resume: seed is 3, but the run was trained with 0; a resumed run keeps its config (only "
+        "updates, device and checkpoint_every may change)"
+    )
+    wrong = run("reinforce", "--out", str(out), "--resume")
+    assert wrong.returncode == 2
+    assert wrong.stderr.strip().endswith("is a ppo run; resume it with typedrl ppo")
+    extended = run("ppo", "--updates", "3", "--out", str(out), "--resume", "--quiet")
+    assert extended.returncode == 0, extended.stderr
+    assert [record.update for record in load_trainlog(out / "trainlog.json").updates] == [1, 2, 3]
+    replaced = run("ppo", "--updates", "1", "--eval-every", "0", "--out", str(out), "--overwrite", "--quiet")
+    assert replaced.returncode == 0, replaced.stderr
+    assert [record.update for record in load_trainlog(out / "trainlog.json").updates] == [1]
+
+
+def test_the_progress_bar_fits_an_80_column_terminal(tmp_path: Path) -> None:
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    process = subprocess.Popen(
+        [*COMMAND, "ppo", "--updates", "30", "--eval-every", "10", "--eval-episodes", "2", "--out", str(tmp_path)],
+        env={**ENV, "COLUMNS": "80"},
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        text=True,
+    )
+    os.close(follower)
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the process closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait(timeout=120)
+    os.close(leader)
+    assert process.returncode == 0
+    screen = b"".join(chunks).decode("utf-8", "replace")
+    drawn = [re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", part) for part in re.split(r"[\r\n]", screen)]
+    assert any("updates" in line and "/30" in line for line in drawn), screen
+    assert max(len(line) for line in drawn) <= 80, max(drawn, key=len)
 
 
 def test_reinforce_prints_one_line_per_epoch(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from typedrl.errors import ContractViolation, EvaluationError
-from typedrl.evaluate import EvalResult, evaluate
+from typedrl.evaluation import EvalResult, evaluate
 
 
 def lean_actor() -> nn.Linear:
@@ -110,22 +110,48 @@ def test_eval_result_statistics_and_str() -> None:
     ("kwargs", "message"),
     [
         ({"episodes": 0}, "evaluate: episodes is 0; expected an int >= 1"),
-        ({"episodes": True}, "evaluate: episodes is True; expected an int >= 1"),
+        ({"episodes": True}, "evaluate: episodes is True (a bool); expected an int >= 1"),
+        ({"episodes": 2.0}, "evaluate: episodes is 2.0; expected an int >= 1"),
+        ({"device": "cuda:99"}, "evaluate: device is 'cuda:99', but this torch sees no CUDA device; use 'cpu'"),
+        ({"device": "gpu"}, "evaluate: device is 'gpu'; expected a device torch knows, such as 'cpu' or 'cuda'"),
+        ({"device": 3.5}, "evaluate: device is 3.5; expected a torch.device or a string such as 'cpu' or 'cuda'"),
         ({"max_steps": 0}, "evaluate: max_steps is 0; expected an int >= 1"),
         ({"base_seed": -1}, "evaluate: base_seed is -1; expected an int >= 0"),
     ],
 )
 def test_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
+    if "device" in kwargs and torch.cuda.is_available():
+        pytest.skip("the messages are those of a torch without CUDA")
     with pytest.raises(EvaluationError) as caught:
         evaluate(lean_actor(), "CartPole-v1", **kwargs)
     assert str(caught.value) == message
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error shown when CUDA is absent")
+def test_cuda_without_cuda_is_a_typed_error() -> None:
+    with pytest.raises(EvaluationError) as caught:
+        evaluate(lean_actor(), "CartPole-v1", device="cuda")
+    assert str(caught.value) == "evaluate: device is 'cuda', but this torch sees no CUDA device; use 'cpu'"
+
+
+def test_numpy_integers_are_integers() -> None:
+    counts: Any = (np.int64(2), np.uint32(7), np.int32(9))  # accepted at run time; annotated as int
+    result = evaluate(lean_actor(), "CartPole-v1", episodes=counts[0], base_seed=counts[1], max_steps=counts[2])
+    assert result.lengths == (9, 9)
+
+
 def test_unsupported_environments_and_actors() -> None:
     with pytest.raises(EvaluationError, match=r"^evaluate: cannot make 'NoSuchEnv-v0': "):
         evaluate(lean_actor(), "NoSuchEnv-v0")
-    with pytest.raises(EvaluationError, match=r"^evaluate: Pendulum-v1 has action space Box\(.*expected a Discrete$"):
+    with pytest.raises(EvaluationError) as caught:
         evaluate(nn.Linear(3, 1), "Pendulum-v1")
+    assert str(caught.value) == (
+        "env 'Pendulum-v1' has Box(-2.0, 2.0, (1,), float32) actions; typedrl's agents support Box observations and"
+        " Discrete actions"
+    )
+    for env_id in ("FrozenLake-v1", "Blackjack-v1"):  # Discrete and Tuple observations: one message, one error
+        with pytest.raises(EvaluationError, match=rf"^env '{env_id}' has .* observations; typedrl's agents support"):
+            evaluate(nn.Linear(1, 2), env_id)
     with pytest.raises(EvaluationError) as caught:
         evaluate(nn.Linear(4, 3), "CartPole-v1", episodes=2)
     assert str(caught.value) == "evaluate: step 0: the actor returned (2, 3); expected logits of shape (2, 2)"

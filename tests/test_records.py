@@ -138,8 +138,8 @@ def test_each_field_with_a_different_number_of_envs(name: str) -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"horizon": 0}, "Rollout: horizon is 0; expected a positive int"),
-        ({"horizon": True}, "Rollout: horizon is True; expected a positive int"),
+        ({"horizon": 0}, "Rollout: horizon is 0; expected an int >= 1"),
+        ({"horizon": True}, "Rollout: horizon is True (a bool); expected an int >= 1"),
         ({"rewards": [1.0] * T}, "Rollout: rewards is a list; expected a torch.Tensor"),
         ({"rewards": torch.zeros(T)}, "Rollout: rewards has shape (6,); expected [T, N]"),
         ({"observations": torch.zeros(T)}, "Rollout: observations has shape (6,); expected [T, N, *obs]"),
@@ -382,13 +382,23 @@ def test_minibatches_are_reproducible_and_shuffled() -> None:
     assert order(1) != list(range(64))
 
 
-@pytest.mark.parametrize("count", [0, 13, -1, True, 2.0])
-def test_minibatch_count_errors(count: Any) -> None:
+@pytest.mark.parametrize(
+    ("count", "shown"),
+    [
+        (0, "0"),
+        (13, "13"),
+        (-1, "-1"),
+        (True, "True (a bool)"),
+        (2.0, "2.0"),
+        (np.int64(13), "np.int64(13) (an int64)"),
+    ],
+)
+def test_minibatch_count_errors(count: Any, shown: str) -> None:
     with pytest.raises(RolloutError) as caught:
         indexed_sample(12).minibatches(count, generator=torch.Generator())
-    assert str(caught.value) == (
-        f"ActorCriticSample.minibatches: count is {count!r}; expected an int in [1, 12] (the batch size)"
-    )
+    assert str(caught.value) == f"ActorCriticSample.minibatches: count is {shown}; expected an int in [1, 12]"
+    three: Any = np.int64(3)  # accepted at run time; annotated as int
+    assert len(list(indexed_sample(12).minibatches(three, generator=torch.Generator()))) == 3
 
 
 @pytest.mark.parametrize(
@@ -417,3 +427,12 @@ def test_sample_errors(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(RolloutError) as caught:
         ActorCriticSample(**fields)
     assert str(caught.value) == message
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error shown when CUDA is absent")
+def test_moving_to_a_device_this_torch_lacks_is_a_typed_error() -> None:
+    rollout = Rollout(**rollout_fields())
+    with pytest.raises(RolloutError) as caught:
+        rollout.to("cuda")
+    assert str(caught.value) == "Rollout.to: device is 'cuda', but this torch sees no CUDA device; use 'cpu'"
+    assert rollout.to("cpu").horizon == rollout.horizon

@@ -6,33 +6,116 @@ oracles for your own property tests are in :mod:`typedrl.testing`; the configs i
 ``typedrl`` command in :mod:`typedrl.cli`.
 """
 
-from typedrl.algos import PPO, EpochStats, Reinforce, UpdateStats
-from typedrl.checkpoint import Checkpoint, load_checkpoint, restore, save_checkpoint
-from typedrl.checks import set_shape_checks, shape_checks, shape_checks_enabled
-from typedrl.collect import Policy, PolicyStep, RolloutCollector
-from typedrl.config import EvalConfig, PPOConfig, ReinforceConfig, load_config, ppo_preset, reinforce_preset
-from typedrl.contract import Contract, ContractOptions, ContractWarning
-from typedrl.envs import CheckedEnv, CheckedVectorEnv, CheckReport, check_env, make_env
-from typedrl.errors import (
-    CheckpointError,
-    ConfigError,
-    ContractViolation,
-    EnvError,
-    EvaluationError,
-    HyperparameterError,
-    InputError,
-    RolloutError,
-    RunLogError,
-    TrainingError,
-    TypedRLError,
-)
-from typedrl.evaluate import EvalResult, evaluate
-from typedrl.plot import plot_curve
-from typedrl.policies import ActorCritic, SampledPolicy
-from typedrl.records import ActorCriticSample, Rollout, Step
-from typedrl.returns import discounted_returns, gae, lambda_returns, normalize_advantages, td_errors
-from typedrl.runlog import RunLog, TrainLog, load_trainlog
-from typedrl.runner import RunResult, train
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
+    from typedrl.algos import PPO, EpochStats, Reinforce, UpdateStats
+    from typedrl.checkpoint import Checkpoint, load_checkpoint, restore, save_checkpoint
+    from typedrl.checks import set_shape_checks, shape_checks, shape_checks_enabled
+    from typedrl.collect import Policy, PolicyStep, RolloutCollector
+    from typedrl.config import EvalConfig, PPOConfig, ReinforceConfig, load_config, ppo_preset, reinforce_preset
+    from typedrl.contract import Contract, ContractOptions, ContractWarning
+    from typedrl.envs import CheckedEnv, CheckedVectorEnv, CheckReport, check_env, make_env
+    from typedrl.errors import (
+        CheckpointError,
+        ConfigError,
+        ContractViolation,
+        EnvError,
+        EvaluationError,
+        HyperparameterError,
+        InputError,
+        RolloutError,
+        RunLogError,
+        TrainingError,
+        TypedRLError,
+    )
+    from typedrl.evaluation import EvalResult, evaluate
+    from typedrl.plot import plot_curve
+    from typedrl.policies import ActorCritic, SampledPolicy
+    from typedrl.records import ActorCriticSample, Rollout, Step
+    from typedrl.returns import discounted_returns, gae, lambda_returns, normalize_advantages, td_errors
+    from typedrl.runlog import RunLog, TrainLog, load_trainlog
+    from typedrl.runner import RunResult, train
+
+# The public API is imported lazily (PEP 562): `import typedrl` is instant, `typedrl.NAME` imports NAME's module on
+# first use. So `typedrl --help` needs no torch, and an interrupt or a bad environment variable while torch loads
+# is handled by the command line instead of escaping as a traceback at import.
+_LAZY: dict[str, str] = {
+    "ActorCritic": "typedrl.policies",
+    "ActorCriticSample": "typedrl.records",
+    "CheckReport": "typedrl.envs",
+    "CheckedEnv": "typedrl.envs",
+    "CheckedVectorEnv": "typedrl.envs",
+    "Checkpoint": "typedrl.checkpoint",
+    "CheckpointError": "typedrl.errors",
+    "ConfigError": "typedrl.errors",
+    "Contract": "typedrl.contract",
+    "ContractOptions": "typedrl.contract",
+    "ContractViolation": "typedrl.errors",
+    "ContractWarning": "typedrl.contract",
+    "EnvError": "typedrl.errors",
+    "EpochStats": "typedrl.algos",
+    "EvalConfig": "typedrl.config",
+    "EvalResult": "typedrl.evaluation",
+    "EvaluationError": "typedrl.errors",
+    "HyperparameterError": "typedrl.errors",
+    "InputError": "typedrl.errors",
+    "PPO": "typedrl.algos",
+    "PPOConfig": "typedrl.config",
+    "Policy": "typedrl.collect",
+    "PolicyStep": "typedrl.collect",
+    "Reinforce": "typedrl.algos",
+    "ReinforceConfig": "typedrl.config",
+    "Rollout": "typedrl.records",
+    "RolloutCollector": "typedrl.collect",
+    "RolloutError": "typedrl.errors",
+    "RunLog": "typedrl.runlog",
+    "RunLogError": "typedrl.errors",
+    "RunResult": "typedrl.runner",
+    "SampledPolicy": "typedrl.policies",
+    "Step": "typedrl.records",
+    "TrainLog": "typedrl.runlog",
+    "TrainingError": "typedrl.errors",
+    "TypedRLError": "typedrl.errors",
+    "UpdateStats": "typedrl.algos",
+    "check_env": "typedrl.envs",
+    "discounted_returns": "typedrl.returns",
+    "evaluate": "typedrl.evaluation",
+    "gae": "typedrl.returns",
+    "lambda_returns": "typedrl.returns",
+    "load_checkpoint": "typedrl.checkpoint",
+    "load_config": "typedrl.config",
+    "load_trainlog": "typedrl.runlog",
+    "make_env": "typedrl.envs",
+    "normalize_advantages": "typedrl.returns",
+    "plot_curve": "typedrl.plot",
+    "ppo_preset": "typedrl.config",
+    "reinforce_preset": "typedrl.config",
+    "restore": "typedrl.checkpoint",
+    "save_checkpoint": "typedrl.checkpoint",
+    "set_shape_checks": "typedrl.checks",
+    "shape_checks": "typedrl.checks",
+    "shape_checks_enabled": "typedrl.checks",
+    "td_errors": "typedrl.returns",
+    "train": "typedrl.runner",
+}
+
+
+if not TYPE_CHECKING:  # hidden from type checkers, so a misspelt name stays an error for them
+
+    def __getattr__(name: str) -> Any:
+        """Import the module that defines ``name`` on first use, and keep ``name`` as an attribute."""
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'typedrl' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *_LAZY})
+
 
 __version__ = "0.1.0"
 

@@ -1,25 +1,31 @@
 """The ``typedrl`` command: a thin mapping of flags onto the pydantic configs in :mod:`typedrl.config`.
 
 Subcommands: ``ppo`` and ``reinforce`` (train), ``eval CHECKPOINT``, ``check-env ENV_ID`` and ``plot LOG``.
-A training config is built from a preset (``--preset``), then a JSON/TOML file (``--config``), then the flags
-given on the command line, each overriding the one before. A bad flag or value prints one line naming it and
-exits with status 2; a run that fails (a contract violation, a non-finite loss) prints one line and exits 1.
+A training config is built from a preset (``--preset``), then a JSON/TOML/YAML file (``--config``), then the
+flags given on the command line, each overriding the one before. ``--resume`` reads the config from the run's
+checkpoint instead; flags then may only raise the budget or change the device.
+
+Exit statuses: 0 done; 2 for anything a user handed over that cannot be used (a flag, a value, a config file, an
+environment id or space, a path, a checkpoint that is not one), checked before training starts, with one line on
+stderr naming it; 1 for a run that fails (a contract violation, an environment that raises, a non-finite loss),
+with one line, the last checkpoint and log kept; 130 after Ctrl-C (143 after SIGTERM), with one line saying
+truthfully what was saved.
+
+The module imports nothing heavy at the top, so ``--help`` is quick and an interrupt while torch loads is handled.
 """
 
 import argparse
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-import gymnasium
-
-from typedrl.errors import ConfigError, TypedRLError
-
 __all__ = ["build_parser", "main"]
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
+EXIT_SIGINT = 128 + signal.SIGINT
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,7 +42,7 @@ def _int_at_least(minimum: int, complaint: str) -> Callable[[str], int]:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} {complaint}")
         return value
@@ -47,22 +53,49 @@ def _int_at_least(minimum: int, complaint: str) -> Callable[[str], int]:
 _positive = _int_at_least(1, "is not a positive integer")
 _natural = _int_at_least(0, "is negative")
 
+# Training flags that map onto config fields: flag → (location in the config, argparse type, help).
+_FIELD_FLAGS: dict[str, tuple[tuple[str, ...], Callable[[str], Any], str]] = {
+    "--env": (("env_id",), str, "Gymnasium environment id."),
+    "--num-envs": (("num_envs",), _positive, "Parallel environments (at most 65536)."),
+    "--seed": (("seed",), _natural, "Random seed (at most 2**32 - 1)."),
+    "--device": (("device",), str, "Where to train: cpu or cuda."),
+    "--eval-every": (("eval", "every"), _natural, "Greedy evaluation every this many updates (0: off)."),
+    "--eval-episodes": (("eval", "episodes"), _positive, "Episodes per greedy evaluation."),
+    "--eval-max-steps": (("eval", "max_steps"), _positive, "Step cap per evaluation episode."),
+    "--checkpoint-every": (("checkpoint_every",), _positive, "Save checkpoint and log every this many updates."),
+}
 
-def _add_training_flags(parser: argparse.ArgumentParser, *, budget: str, budget_help: str) -> None:
-    parser.add_argument("--preset", default="default", help="Named preset to start from (default: %(default)s).")
-    parser.add_argument("--config", type=Path, metavar="FILE", help="JSON or TOML config file (overrides the preset).")
-    parser.add_argument("--env", dest="env_id", metavar="ENV_ID", help="Gymnasium environment id.")
-    parser.add_argument("--num-envs", type=_positive, help="Parallel environments.")
-    parser.add_argument("--seed", type=_natural, help="Random seed.")
-    parser.add_argument("--device", choices=["cpu", "cuda"], help="Where to train.")
-    parser.add_argument(f"--{budget}", type=_positive, help=budget_help)
-    parser.add_argument("--eval-every", type=_natural, help="Greedy evaluation every this many updates (0: off).")
-    parser.add_argument("--eval-episodes", type=_positive, help="Episodes per greedy evaluation.")
-    parser.add_argument("--eval-max-steps", type=_positive, help="Step cap per evaluation episode.")
+
+def _dest(flag: str) -> str:
+    return flag.removeprefix("--").replace("-", "_")
+
+
+def _add_training_flags(
+    parser: argparse.ArgumentParser, *, presets: Sequence[str], budget: str, budget_help: str
+) -> None:
+    parser.add_argument(
+        "--preset", choices=presets, help=f"Named preset to start from (default: default; one of {', '.join(presets)})."
+    )
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="JSON, TOML or YAML config file (overrides the preset)."
+    )
+    for flag, (_, kind, text) in _FIELD_FLAGS.items():
+        metavar = "ENV_ID" if flag == "--env" else None
+        if flag == "--device":
+            parser.add_argument(flag, choices=["cpu", "cuda"], help=text)
+        else:
+            parser.add_argument(flag, type=kind, metavar=metavar, help=text)
+        if flag == "--device":
+            parser.add_argument(f"--{budget}", type=_positive, help=budget_help)
     parser.add_argument(
         "--out", type=Path, metavar="DIR", help="Run directory (default: runs/<algo>-<env>-<seed>-<time>)."
     )
-    parser.add_argument("--resume", action="store_true", help="Continue the run in --out from its checkpoint.")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help=f"Continue the run in --out from its checkpoint, with its config; --{budget} may raise the budget.",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="Replace a run already in --out.")
     parser.add_argument("--log", metavar="PATH|off", help="Where to write trainlog.json (default: in --out), or 'off'.")
     parser.add_argument("--quiet", action="store_true", help="Print nothing but errors; no progress bar.")
     parser.add_argument(
@@ -73,29 +106,46 @@ def _add_training_flags(parser: argparse.ArgumentParser, *, budget: str, budget_
     )
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("typedrl")
+    except PackageNotFoundError:  # run from a source tree that was not installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``typedrl`` argument parser (exposed for the docs' CLI reference)."""
-    parser = _Parser(prog="typedrl", description="Typed, checked reinforcement learning on Gymnasium.")
+    from typedrl.config import PPO_PRESETS, REINFORCE_PRESETS
+
+    parser = _Parser(
+        prog="typedrl",
+        description="Typed, checked reinforcement learning on Gymnasium.",
+        epilog="Run 'typedrl COMMAND --help' for the flags of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"typedrl {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
     ppo = commands.add_parser("ppo", help="Train PPO (default: CartPole-v1, tuned preset).", description="Train PPO.")
-    _add_training_flags(ppo, budget="updates", budget_help="Number of PPO updates.")
+    _add_training_flags(ppo, presets=list(PPO_PRESETS), budget="updates", budget_help="Number of PPO updates.")
     reinforce = commands.add_parser(
         "reinforce", help="Train REINFORCE (the tch-rs CartPole example).", description="Train REINFORCE."
     )
-    _add_training_flags(reinforce, budget="epochs", budget_help="Number of epochs.")
+    _add_training_flags(reinforce, presets=list(REINFORCE_PRESETS), budget="epochs", budget_help="Number of epochs.")
 
     evaluate = commands.add_parser(
-        "eval", help="Greedy evaluation of a checkpoint.", description="Evaluate a checkpoint."
-    )
-    evaluate.add_argument("checkpoint", type=Path, help="A checkpoint.pt written by a training run.")
-    evaluate.add_argument("--episodes", type=_positive, default=10, help="Episodes (default: %(default)s).")
-    evaluate.add_argument(
-        "--max-steps", type=_positive, default=1000, help="Step cap per episode (default: %(default)s)."
+        "eval",
+        help="Greedy evaluation of a checkpoint.",
+        description="Evaluate a checkpoint greedily. Without flags, as the run's own evaluations did (its eval "
+        "settings), so the result reproduces the last figure in its log.",
     )
     evaluate.add_argument(
-        "--seed", type=_natural, default=0, help="Episode k is seeded seed + k (default: %(default)s)."
+        "checkpoint", type=Path, help="A checkpoint.pt written by a training run, or its run directory."
     )
+    evaluate.add_argument("--episodes", type=_positive, help="Episodes (default: the run's eval episodes).")
+    evaluate.add_argument("--max-steps", type=_positive, help="Step cap per episode (default: the run's).")
+    evaluate.add_argument("--seed", type=_natural, help="Episode k is seeded seed + k (default: the run's eval seed).")
     evaluate.add_argument(
         "--device", choices=["cpu", "cuda"], default="cpu", help="Where to run (default: %(default)s)."
     )
@@ -108,113 +158,202 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=_natural, default=0, help="Seed (default: %(default)s).")
 
     plot = commands.add_parser("plot", help="Plot a trainlog.json's evaluation curve.", description="Plot a curve.")
-    plot.add_argument("log", type=Path, help="A trainlog.json.")
-    plot.add_argument("--out", type=Path, help="Output PNG (default: curve.png beside the log).")
+    plot.add_argument("log", type=Path, help="A trainlog.json, or its run directory.")
+    plot.add_argument("--out", type=Path, help="Output .png, .svg or .pdf (default: curve.png beside the log).")
     return parser
 
 
-def _training_config(args: argparse.Namespace) -> Any:
-    from typedrl.config import ppo_preset, read_config_file, reinforce_preset
+def _flag_layers(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
+    """One config layer per flag given, named by the flag, so an invalid value is blamed on its flag."""
+    layers: list[tuple[str, dict[str, Any]]] = []
+    budget = "updates" if args.command == "ppo" else "epochs"
+    for flag, (location, _, _) in {**_FIELD_FLAGS, f"--{budget}": ((budget,), _positive, "")}.items():
+        value = getattr(args, _dest(flag), None)
+        if value is None:
+            continue
+        data: dict[str, Any] = {location[-1]: value}
+        for key in reversed(location[:-1]):
+            data = {key: data}
+        layers.append((flag, data))
+    return layers
 
-    overrides: dict[str, Any] = {}
+
+def _training_config(args: argparse.Namespace) -> Any:
+    from typedrl.config import PPO_PRESETS, REINFORCE_PRESETS, PPOConfig, ReinforceConfig, build, read_config_file
+
+    algo = args.command
+    model = PPOConfig if algo == "ppo" else ReinforceConfig
+    presets = PPO_PRESETS if algo == "ppo" else REINFORCE_PRESETS
+    preset = args.preset or "default"
+    layers: list[tuple[str, Any]] = [(f"{algo} preset {preset!r}", presets[preset])]
     if args.config is not None:
-        overrides = read_config_file(args.config)
-    for flag in ("env_id", "num_envs", "seed", "device", "updates", "epochs"):
-        value = getattr(args, flag, None)
-        if value is not None:
-            overrides[flag] = value
-    evaluation = {key: getattr(args, f"eval_{key}") for key in ("every", "episodes", "max_steps")}
-    evaluation = {key: value for key, value in evaluation.items() if value is not None}
-    if evaluation:
-        overrides["eval"] = {**overrides.get("eval", {}), **evaluation}
-    if args.command == "ppo":
-        return ppo_preset(args.preset, **overrides)
-    return reinforce_preset(args.preset, **overrides)
+        layers.append((f"config file {str(args.config)!r}", read_config_file(args.config)))
+    return build(model, [*layers, *_flag_layers(args)])
+
+
+def _resumed_config(args: argparse.Namespace) -> Any:
+    """The run's config from its checkpoint, with the flags given on top (train() refuses what may not change)."""
+    from typedrl.checkpoint import load_checkpoint
+    from typedrl.config import PPOConfig, ReinforceConfig, build
+    from typedrl.errors import CheckpointError, ConfigError
+    from typedrl.runner import CHECKPOINT_NAME, resumed_config
+
+    if args.preset is not None or args.config is not None:
+        raise ConfigError("--resume takes the run's config from its checkpoint; drop --preset and --config", "resume")
+    path = args.out / CHECKPOINT_NAME
+    if not path.is_file():
+        raise ConfigError(f"--resume: {str(path)!r} does not exist; nothing to resume", "resume")
+    try:
+        stored = resumed_config(load_checkpoint(path))
+    except CheckpointError as error:  # the user's run directory holds no usable checkpoint: bad input
+        raise ConfigError(f"--resume: {error}", "resume") from error
+    if stored.algo != args.command:
+        raise ConfigError(
+            f"--resume: the run in {str(args.out)!r} is a {stored.algo} run; resume it with typedrl {stored.algo}",
+            "resume",
+        )
+    model = PPOConfig if args.command == "ppo" else ReinforceConfig
+    return build(model, [(f"the config in {path}", stored.model_dump(mode="json")), *_flag_layers(args)])
 
 
 def _train(args: argparse.Namespace) -> int:
     import torch
 
+    from typedrl.errors import ConfigError
     from typedrl.runner import train
 
     # Results depend on the thread count (the order of floating-point sums), so it is fixed, not left to torch.
     torch.set_num_threads(args.threads)
-    config = _training_config(args)
     if args.resume and args.out is None:
         raise ConfigError("--resume needs --out DIR: the run directory to continue", "resume")
-    log: Path | str | None = None if args.log is None else ("off" if args.log == "off" else Path(args.log))
-    result = train(config, out_dir=args.out, log=log, resume=args.resume, quiet=args.quiet)  # type: ignore[arg-type]
+    config = _resumed_config(args) if args.resume else _training_config(args)
+    log = None if args.log is None else ("off" if args.log == "off" else Path(args.log))
+    result = train(config, out_dir=args.out, log=log, resume=args.resume, overwrite=args.overwrite, quiet=args.quiet)
     if not args.quiet:
         final = result.final_evaluation
         summary = "" if final is None else f"; greedy return {final.mean:.1f} ± {final.std:.1f}"
         print(
-            f"done: {result.updates} updates, {result.env_steps} env steps, {result.train_seconds:.1f}s training",
-            end="",
+            f"done: {result.updates} updates, {result.env_steps} env steps, {result.train_seconds:.1f}s training"
+            f"{summary}"
         )
-        print(summary)
         print(f"run directory: {result.out_dir}")
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from typedrl.checkpoint import load_checkpoint, restore
-    from typedrl.config import PPOConfig, ReinforceConfig
-    from typedrl.evaluate import evaluate
-    from typedrl.runner import build_algorithm, greedy_actor
+    from typedrl.checkpoint import load_checkpoint, resolve_checkpoint_path, restore
+    from typedrl.config import EvalConfig
+    from typedrl.evaluation import evaluate
+    from typedrl.runner import build_algorithm, greedy_actor, resumed_config
 
-    checkpoint = load_checkpoint(args.checkpoint)
-    data = dict(checkpoint.config)
-    config = (PPOConfig if data.get("algo") == "ppo" else ReinforceConfig).model_validate(
-        {**data, "device": args.device}
-    )
+    path = resolve_checkpoint_path(args.checkpoint)
+    checkpoint = load_checkpoint(path)
+    stored = resumed_config(checkpoint)
+    config = stored.model_copy(update={"device": args.device})
     algorithm = build_algorithm(config)
     restore(checkpoint, modules={"model": algorithm.model}, rng=False)
+    run_eval: EvalConfig = config.eval
     result = evaluate(
         greedy_actor(algorithm),
         config.env_id,
-        episodes=args.episodes,
-        base_seed=args.seed,
-        max_steps=args.max_steps,
+        episodes=args.episodes if args.episodes is not None else run_eval.episodes,
+        base_seed=args.seed if args.seed is not None else run_eval.seed,
+        max_steps=args.max_steps if args.max_steps is not None else run_eval.max_steps,
         device=args.device,
     )
-    print(f"{config.env_id}, {config.algo} checkpoint {args.checkpoint}: {result}")
+    print(f"{config.env_id}, {config.algo} checkpoint {path}: {result}")
     return 0
 
 
 def _check_env(args: argparse.Namespace) -> int:
-    from typedrl.envs import check_env
+    import gymnasium
 
-    report = check_env(args.env_id, steps=args.steps, seed=args.seed)
+    from typedrl.envs import check_env
+    from typedrl.errors import ConfigError, InputError
+
+    try:
+        env = gymnasium.make(args.env_id)
+    except gymnasium.error.Error as error:
+        raise ConfigError(str(error), "env_id") from None
+    except Exception as error:  # the env's own module or constructor failed
+        detail = " ".join(f"{type(error).__name__}: {error}".split())
+        raise ConfigError(f"env_id is {args.env_id!r}: it cannot be made: {detail}", "env_id") from None
+    try:
+        report = check_env(env, steps=args.steps, seed=args.seed)
+    except InputError as error:  # spaces the contract cannot check: the same refusal as training's, exit 2
+        raise ConfigError(f"env_id is {args.env_id!r}: {error}", "env_id") from None
+    finally:
+        env.close()
     print(report)
-    return 0 if not report.violations else EXIT_FAILURE
+    return 0 if report.passed else EXIT_FAILURE
 
 
 def _plot(args: argparse.Namespace) -> int:
     from typedrl.plot import plot_curve
+    from typedrl.runner import LOG_NAME
 
-    out = args.out if args.out is not None else args.log.with_name("curve.png")
-    print(plot_curve(args.log, out))
+    log = args.log / LOG_NAME if args.log.is_dir() else args.log
+    out = args.out if args.out is not None else log.with_name("curve.png")
+    print(plot_curve(log, out))
     return 0
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``typedrl`` command; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    handlers = {"ppo": _train, "reinforce": _train, "eval": _evaluate, "check-env": _check_env, "plot": _plot}
+    command = "typedrl"
     try:
-        return handlers[args.command](args)
-    except ConfigError as error:
-        print(f"typedrl {args.command}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except gymnasium.error.Error as error:  # an unknown environment id, a missing optional dependency
-        print(f"typedrl {args.command}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except TypedRLError as error:
-        print(f"typedrl {args.command}: error: {error}", file=sys.stderr)
-        return EXIT_FAILURE
+        args = build_parser().parse_args(argv)
+        command = f"typedrl {args.command}"
+        handlers = {"ppo": _train, "reinforce": _train, "eval": _evaluate, "check-env": _check_env, "plot": _plot}
+        return _run(handlers[args.command], args, command)
+    except KeyboardInterrupt:  # before a run started: nothing was written
+        print(f"{command}: interrupted before anything was written", file=sys.stderr)
+        return EXIT_SIGINT
+
+
+def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace, command: str) -> int:
+    def fail(error: BaseException, status: int) -> int:
+        print(f"{command}: error: {_one_line(error)}", file=sys.stderr)
+        return status
+
+    try:
+        import gymnasium
+
+        from typedrl.errors import ConfigError, TypedRLError
+        from typedrl.runner import RunInterrupted
     except KeyboardInterrupt:
-        print(f"typedrl {args.command}: interrupted; the last checkpoint and log are kept", file=sys.stderr)
-        return 130
+        raise
+    except Exception as error:  # e.g. a bad TYPEDRL_SHAPE_CHECKS while typedrl loads
+        return fail(error, EXIT_USAGE if type(error).__name__ == "ConfigError" else EXIT_FAILURE)
+    try:
+        return handler(args)
+    except RunInterrupted as interrupted:
+        print(f"{command}: {interrupted}", file=sys.stderr)
+        if interrupted.saved_update is not None and args.command in ("ppo", "reinforce"):
+            print(
+                f"{command}: continue with: typedrl {args.command} --out {interrupted.out_dir} --resume",
+                file=sys.stderr,
+            )
+        return 128 + interrupted.signal_number
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)
+        return EXIT_SIGINT
+    except ConfigError as error:
+        return fail(error, EXIT_USAGE)
+    except gymnasium.error.Error as error:  # an unknown environment id, a missing optional dependency
+        return fail(error, EXIT_USAGE)
+    except TypedRLError as error:
+        if args.command == "eval" and type(error).__name__ == "CheckpointError":
+            return fail(error, EXIT_USAGE)  # a file that is not a usable checkpoint is bad input
+        return fail(error, EXIT_FAILURE)
+    except MemoryError:
+        return fail(MemoryError("out of memory"), EXIT_FAILURE)
+    except OSError as error:  # a file system refusal typedrl did not foresee: still one line
+        return fail(error, EXIT_FAILURE)
 
 
 if __name__ == "__main__":

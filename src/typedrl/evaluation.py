@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from typedrl import _validate
+from typedrl._spaces import Spaces, read_spaces
 from typedrl.envs import CheckedVectorEnv
 from typedrl.errors import EvaluationError
 
@@ -66,38 +68,30 @@ class EvalResult:
         )
 
 
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise EvaluationError(f"evaluate: {name} is {value!r}; expected an int >= {minimum}")
-    return value
-
-
-def _make_envs(env_id: str, episodes: int, env_kwargs: dict[str, Any]) -> gym.vector.VectorEnv:
+def _make_envs(env_id: str, episodes: int, env_kwargs: dict[str, Any]) -> tuple[gym.vector.VectorEnv, Spaces]:
     try:
         # NEXT_STEP autoreset: a sub-environment that has ended keeps stepping (its later results are ignored),
-        # so the whole batch steps together with no per-environment reset calls. Every reset, step and action goes
-        # through the environment contract, as in training.
-        return CheckedVectorEnv(
-            gym.make_vec(
-                env_id,
-                num_envs=episodes,
-                vectorization_mode="sync",
-                vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP},
-                **env_kwargs,
-            )
+        # so the whole batch steps together with no per-environment reset calls.
+        envs = gym.make_vec(
+            env_id,
+            num_envs=episodes,
+            vectorization_mode="sync",
+            vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP},
+            **env_kwargs,
         )
     except gym.error.Error as err:
         raise EvaluationError(f"evaluate: cannot make {env_id!r}: {err}") from err
-
-
-def _spaces(env_id: str, envs: gym.vector.VectorEnv) -> tuple[int, int]:
-    """The number of discrete actions and the first action's value; raises unless Box observations."""
-    observation_space, action_space = envs.single_observation_space, envs.single_action_space
-    if not isinstance(observation_space, gym.spaces.Box):
-        raise EvaluationError(f"evaluate: {env_id} has observation space {observation_space}; expected a Box")
-    if not isinstance(action_space, gym.spaces.Discrete):
-        raise EvaluationError(f"evaluate: {env_id} has action space {action_space}; expected a Discrete")
-    return int(action_space.n), int(action_space.start)
+    except Exception as err:  # the env's own module or constructor failed
+        detail = " ".join(f"{type(err).__name__}: {err}".split())
+        raise EvaluationError(f"evaluate: cannot make {env_id!r}: {detail}") from err
+    try:
+        # The spaces first, so an unsupported one is refused as the agents refuse it; then every reset, step
+        # and action goes through the environment contract, as in training.
+        layout = read_spaces(env_id, envs.single_observation_space, envs.single_action_space, error=EvaluationError)
+        return CheckedVectorEnv(envs), layout
+    except BaseException:
+        envs.close()
+        raise
 
 
 def _greedy_actions(
@@ -142,14 +136,14 @@ def evaluate(
     """
     if not isinstance(actor, nn.Module):
         raise EvaluationError(f"evaluate: actor is a {type(actor).__name__}; expected a torch.nn.Module")
-    _check_int("episodes", episodes, 1)
-    _check_int("base_seed", base_seed, 0)
-    _check_int("max_steps", max_steps, 1)
-    target = torch.device(device)
-    envs = _make_envs(env_id, episodes, dict(env_kwargs or {}))
+    episodes = _validate.integer("evaluate", "episodes", episodes, minimum=1, error=EvaluationError)
+    base_seed = _validate.integer("evaluate", "base_seed", base_seed, minimum=0, error=EvaluationError)
+    max_steps = _validate.integer("evaluate", "max_steps", max_steps, minimum=1, error=EvaluationError)
+    target = _validate.device("evaluate", device, error=EvaluationError)
+    envs, layout = _make_envs(env_id, episodes, dict(env_kwargs or {}))
+    n_actions, first_action = layout.n_actions, layout.action_start
     modes = [(module, module.training) for module in actor.modules()]
     try:
-        n_actions, first_action = _spaces(env_id, envs)
         actor.eval()
         with torch.no_grad():
             returns, lengths, active = _play(

@@ -23,6 +23,7 @@ import torch
 from jaxtyping import Bool, Float, Int64
 from torch import Tensor
 
+from typedrl import _validate
 from typedrl.checks import checked
 from typedrl.errors import RolloutError
 from typedrl.returns import gae, normalize_advantages
@@ -219,9 +220,8 @@ class Rollout:
 
     def __post_init__(self) -> None:
         where = "Rollout"
-        horizon = self.horizon
-        if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
-            raise RolloutError(f"{where}: horizon is {horizon!r}; expected a positive int")
+        horizon = _validate.integer(where, "horizon", self.horizon, minimum=1, error=RolloutError)
+        object.__setattr__(self, "horizon", horizon)
         observations = _check_tensor(where, "observations", self.observations, None, dims=-2)
         n_envs = observations.shape[1]
         for name in _ROLLOUT_TENSORS:
@@ -307,8 +307,13 @@ class Rollout:
         )
 
     def to(self, device: torch.device | str) -> "Rollout":
-        """The same rollout with every tensor on ``device`` (validated again)."""
-        moved = {name: getattr(self, name).to(device) for name in _ROLLOUT_TENSORS}
+        """The same rollout with every tensor on ``device`` (validated again).
+
+        Raises:
+            RolloutError: ``device`` is not one this torch can use (e.g. CUDA on a torch without it).
+        """
+        target = _validate.device("Rollout.to", device, error=RolloutError)
+        moved = {name: getattr(self, name).to(target) for name in _ROLLOUT_TENSORS}
         return replace(self, **moved)
 
     def to_actor_critic_sample(self, *, gamma: float | Float[Tensor, " T N"], lam: float) -> "ActorCriticSample":
@@ -387,10 +392,9 @@ class ActorCriticSample:
         ``1 <= count <= B`` is required.
         """
         batch = self.batch_size
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= batch:
-            raise RolloutError(
-                f"ActorCriticSample.minibatches: count is {count!r}; expected an int in [1, {batch}] (the batch size)"
-            )
+        count = _validate.integer(
+            "ActorCriticSample.minibatches", "count", count, minimum=1, maximum=batch, error=RolloutError
+        )
         permutation = torch.randperm(batch, generator=generator, device=generator.device)
         chunks = torch.tensor_split(permutation.to(self.observations.device), count)
         return (self._rows(indices) for indices in chunks)

@@ -21,15 +21,17 @@ from typing import Any
 
 import gymnasium
 import torch
-from gymnasium import spaces
+from gymnasium.vector import VectorEnv
 
+from typedrl import _validate
+from typedrl._spaces import Spaces, index_actions, read_spaces
 from typedrl.collect import RolloutCollector
 from typedrl.config import PPOConfig
-from typedrl.envs import CheckedVectorEnv, make_env
-from typedrl.errors import ConfigError, RolloutError, TrainingError
+from typedrl.envs import make_env
+from typedrl.errors import ConfigError, InputError, RolloutError, TrainingError
 from typedrl.policies import ActorCritic, SampledPolicy, categorical_entropy, categorical_log_prob
 
-__all__ = ["PPO", "UpdateStats", "discrete_spaces", "resolve_device", "training_env"]
+__all__ = ["PPO", "UpdateStats", "resolve_device", "training_env"]
 
 
 @dataclass(frozen=True)
@@ -48,31 +50,43 @@ class UpdateStats:
 
 
 def resolve_device(device: str) -> torch.device:
-    """``torch.device(device)``, or a :class:`~typedrl.errors.ConfigError` when CUDA is asked for and absent."""
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device is 'cuda', but torch sees no CUDA device; use --device cpu", "device")
-    return torch.device(device)
-
-
-def training_env(env_id: str, **kwargs: Any) -> CheckedVectorEnv:
-    """``make_env(env_id, **kwargs)``, with an unknown or unbuildable env id reported as a ConfigError."""
+    """``device`` as a ``torch.device``; a :class:`~typedrl.errors.ConfigError` naming it when this torch cannot
+    use it (CUDA asked for and absent, a GPU index past the last)."""
     try:
-        return make_env(env_id, **kwargs)
+        return _validate.device("config", device, error=TrainingError)
+    except TrainingError as error:
+        raise ConfigError(str(error).removeprefix("config: "), "device") from None
+
+
+def training_env(env_id: str, **kwargs: Any) -> tuple[VectorEnv[Any, Any, Any], Spaces]:
+    """``make_env(env_id, **kwargs)`` for an agent: the checked vector env (taking action indices, see
+    :func:`~typedrl._spaces.index_actions`) and its spaces.
+
+    Raises:
+        ConfigError: the id is unknown or cannot be made (a missing module or dependency, a constructor that
+            raises), or its spaces are not ones the agents support.
+    """
+    try:
+        env = make_env(env_id, **kwargs)
     except gymnasium.error.Error as error:
         raise ConfigError(f"env_id is {env_id!r}: {error}", "env_id") from None
-
-
-def discrete_spaces(env: CheckedVectorEnv, env_id: str) -> tuple[int, int]:
-    """(observation size, number of actions) of a Box-observation, Discrete-action vector env."""
-    observation_space, action_space = env.single_observation_space, env.single_action_space
-    if not isinstance(observation_space, spaces.Box):
-        raise ConfigError(f"env {env_id!r} has {observation_space} observations; expected a Box space", "env_id")
-    if not isinstance(action_space, spaces.Discrete):
-        raise ConfigError(f"env {env_id!r} has {action_space} actions; expected a Discrete space", "env_id")
-    size = 1
-    for dim in observation_space.shape:
-        size *= dim
-    return size, int(action_space.n)
+    except InputError as error:  # the contract refuses the spaces: say it as the agents do
+        spec = gymnasium.spec(env_id)
+        probe = gymnasium.make(spec, **kwargs.get("env_kwargs", {}))
+        try:
+            read_spaces(env_id, probe.observation_space, probe.action_space)
+        finally:
+            probe.close()
+        raise ConfigError(f"env_id is {env_id!r}: {error}", "env_id") from None
+    except Exception as error:  # the env's own module or constructor failed
+        detail = " ".join(f"{type(error).__name__}: {error}".split())
+        raise ConfigError(f"env_id is {env_id!r}: it cannot be made: {detail}", "env_id") from None
+    try:
+        layout = read_spaces(env_id, env.single_observation_space, env.single_action_space)
+    except ConfigError:
+        env.close()
+        raise
+    return index_actions(env, layout), layout
 
 
 class PPO:
@@ -82,11 +96,14 @@ class PPO:
     forked global RNG, so the caller's RNG is untouched), the action sampling and the minibatch shuffling.
     """
 
-    def __init__(self, config: PPOConfig, *, env: CheckedVectorEnv | None = None) -> None:
+    def __init__(self, config: PPOConfig, *, env: VectorEnv[Any, Any, Any] | None = None) -> None:
         self.config = config
         self.device = resolve_device(config.device)
-        self.env = env if env is not None else training_env(config.env_id, num_envs=config.num_envs, seed=config.seed)
-        observation_size, n_actions = discrete_spaces(self.env, config.env_id)
+        if env is None:
+            self.env, layout = training_env(config.env_id, num_envs=config.num_envs, seed=config.seed)
+        else:
+            self.env, layout = env, read_spaces(config.env_id, env.single_observation_space, env.single_action_space)
+        observation_size, n_actions = layout.observation_size, layout.n_actions
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.model = ActorCritic(
@@ -202,3 +219,8 @@ class PPO:
         self.env_steps = int(state["env_steps"])
         self.sampling.set_state(state["sampling"])
         self.shuffling.set_state(state["shuffling"])
+
+    def restart_environments(self, seed: int) -> None:
+        """Start new episodes at the next update, the environments reset with ``seed`` (a resumed run passes a
+        seed of its own, so it does not replay the first episodes of the run)."""
+        self.collector.restart(seed)

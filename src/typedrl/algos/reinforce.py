@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from gymnasium.vector import AutoresetMode
+from gymnasium.vector import AutoresetMode, VectorEnv
 
-from typedrl.algos.ppo import discrete_spaces, resolve_device, training_env
+from typedrl._spaces import read_spaces
+from typedrl.algos.ppo import resolve_device, training_env
 from typedrl.config import ReinforceConfig
-from typedrl.envs import CheckedVectorEnv
 from typedrl.errors import TrainingError
 from typedrl.policies import categorical_entropy, categorical_log_prob, mlp, sample_categorical
 from typedrl.returns import discounted_returns
@@ -47,25 +47,24 @@ class EpochStats:
 class Reinforce:
     """A REINFORCE run's state: environments, policy network, optimizer and sampling generator."""
 
-    def __init__(self, config: ReinforceConfig, *, env: CheckedVectorEnv | None = None) -> None:
+    def __init__(self, config: ReinforceConfig, *, env: VectorEnv[Any, Any, Any] | None = None) -> None:
         self.config = config
         self.device = resolve_device(config.device)
         kwargs = {} if config.max_episode_steps is None else {"max_episode_steps": config.max_episode_steps}
-        # DISABLED autoreset: the epoch decides itself which finished sub-environments start a new episode.
-        self.env = (
-            env
-            if env is not None
-            else training_env(
+        if env is None:
+            # DISABLED autoreset: the epoch decides itself which finished sub-environments start a new episode.
+            self.env, layout = training_env(
                 config.env_id,
                 num_envs=config.num_envs,
                 seed=config.seed,
                 autoreset_mode=AutoresetMode.DISABLED,
                 env_kwargs=kwargs,
             )
-        )
+        else:
+            self.env, layout = env, read_spaces(config.env_id, env.single_observation_space, env.single_action_space)
         if self.env.metadata.get("autoreset_mode") != AutoresetMode.DISABLED:
             raise TrainingError("Reinforce needs a vector env with autoreset_mode DISABLED")
-        observation_size, n_actions = discrete_spaces(self.env, config.env_id)
+        observation_size, n_actions = layout.observation_size, layout.n_actions
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.model = mlp(observation_size, n_actions, hidden=config.hidden, layers=1).to(self.device)
@@ -73,7 +72,7 @@ class Reinforce:
         self.sampling = torch.Generator(self.device).manual_seed(config.seed + 1)
         self.epochs_done = 0
         self.env_steps = 0
-        self._seeded = False
+        self._reset_seed: int | None = config.seed  # the next epoch's first reset; None: continue the streams
 
     @property
     def actor(self) -> torch.nn.Module:
@@ -83,8 +82,8 @@ class Reinforce:
     def _play(self) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Play whole episodes; return observations, actions, rewards, terminated, truncated, recorded [V, N]."""
         env, n_envs = self.env, self.env.num_envs
-        observations_np, _ = env.reset(seed=None if self._seeded else self.config.seed)
-        self._seeded = True
+        observations_np, _ = env.reset(seed=self._reset_seed)
+        self._reset_seed = None
         columns: dict[str, list[Any]] = {k: [] for k in ("obs", "act", "rew", "term", "trunc", "open")}
         open_envs = np.ones(n_envs, dtype=np.bool_)  # sub-environments whose current episode is recorded
         recorded = 0
@@ -165,7 +164,11 @@ class Reinforce:
         self.epochs_done = int(state["epochs_done"])
         self.env_steps = int(state["env_steps"])
         self.sampling.set_state(state["sampling"])
-        self._seeded = True
+
+    def restart_environments(self, seed: int) -> None:
+        """Reset the environments with ``seed`` at the next epoch (a resumed run passes a seed of its own, so it
+        does not replay the first episodes of the run)."""
+        self._reset_seed = seed
 
 
 def _episode_returns(rewards: np.ndarray, ends: np.ndarray, recorded: np.ndarray) -> list[float]:
