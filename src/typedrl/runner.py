@@ -464,23 +464,25 @@ class _Run:
             with stop.installed():
                 try:
                     self._train(bar, stop, total)
-                except KeyboardInterrupt:  # a second signal: no saving now, say what is on disk
+                    bar.close()
+                    if stop.signal_number is not None:
+                        self._save(finished=False)
+                        raise self._interrupted(stop.signal_number, saved_now=True)
+                    # A first signal from here on lets the run end: the end is the next safe point.
+                    if self.evaluated_at != _done(algorithm):
+                        self._evaluate()
+                    curve = self._finish()
+                except KeyboardInterrupt as interrupt:  # a second signal: no saving now, say what is on disk
+                    if isinstance(interrupt, RunInterrupted):
+                        raise
                     bar.close()
                     raise self._interrupted(stop.signal_number or signal.SIGINT, saved_now=False) from None
-                if stop.signal_number is not None:
-                    bar.close()
-                    self._save(finished=False)
-                    raise self._interrupted(stop.signal_number, saved_now=True)
         except TrainingError:
             bar.close()
             if self.log is not None:
                 self.log.note("stopped: training error; the checkpoint holds the last saved state")
                 self.log.write()
             raise
-        bar.close()
-        if self.evaluated_at != _done(algorithm):
-            self._evaluate()
-        curve = self._finish()
         return self._result(curve=curve)
 
     def _train(self, bar: _Progress, stop: _StopRequest, total: int) -> None:
