@@ -16,7 +16,14 @@ from torch import Tensor
 import typedrl
 from typedrl import _device
 from typedrl.returns import _KIND_GAE, _KIND_RETURNS
-from typedrl.testing import TrajectoryBatch, assert_close_to_reference, lams, trajectory_batches
+from typedrl.testing import (
+    TrajectoryBatch,
+    assert_close_to_reference,
+    lams,
+    reference_discounted_returns,
+    reference_gae,
+    trajectory_batches,
+)
 
 requires_cuda = pytest.mark.skipif(
     not torch.cuda.is_available(), reason="needs a CUDA device: torch.cuda.is_available() is False"
@@ -48,7 +55,8 @@ def functions(lam: float) -> dict[str, Function]:
         return typedrl.discounted_returns(b.rewards, b.terminated, b.truncated, gamma=b.gamma)
 
     def normalized(b: TrajectoryBatch) -> Tensor:
-        return typedrl.normalize_advantages(b.rewards)
+        finite = b.rewards.nan_to_num(0.0, posinf=0.0, neginf=0.0)  # a non-finite advantage is an InputError
+        return typedrl.normalize_advantages(finite)
 
     return {
         "gae": gae,
@@ -102,6 +110,8 @@ def test_cuda_equals_cpu(dtype: torch.dtype, data: st.DataObject) -> None:
             per_step_gamma=None,
             terminated_probability=data.draw(st.sampled_from([0.0, 0.1, 0.5])),
             truncated_probability=data.draw(st.sampled_from([0.0, 0.1, 0.5])),
+            allow_nan=data.draw(st.booleans()),
+            allow_infinity=data.draw(st.booleans()),
         ),
         label="batch",
     )
@@ -156,6 +166,32 @@ def test_cuda_non_contiguous_inputs() -> None:
 
 @pytest.mark.cuda
 @requires_cuda
+def test_cuda_lazily_negated_inputs_are_read_as_what_they_mean() -> None:
+    rewards = torch.complex(torch.zeros(6, 3), torch.full((6, 3), 2.5)).conj().imag  # −2.5, negative bit set
+    assert rewards.is_neg()
+    done = torch.zeros(6, 3, dtype=torch.bool)
+    expected = typedrl.discounted_returns(rewards.resolve_neg(), done, done, gamma=0.9)
+    got = typedrl.discounted_returns(rewards.cuda(), done.cuda(), done.cuda(), gamma=0.9)
+    assert_close_to_reference(got, expected.double(), rtol=1e-6)
+    negated_cuda = torch.complex(torch.zeros(6, 3, device="cuda"), torch.full((6, 3), 2.5, device="cuda")).conj().imag
+    got = typedrl.discounted_returns(negated_cuda, done.cuda(), done.cuda(), gamma=0.9)
+    assert_close_to_reference(got, expected.double(), rtol=1e-6)
+
+
+@pytest.mark.cuda
+@requires_cuda
+def test_cuda_nan_after_a_termination_does_not_leak_backwards() -> None:
+    nan = float("nan")
+    rewards, values, zeros = (torch.tensor(v, device="cuda") for v in ([1.0, 0.0], [0.0, nan], [0.0, 0.0]))
+    at_0, none = torch.tensor([True, False], device="cuda"), torch.tensor([False, False], device="cuda")
+    got = typedrl.gae(rewards, values, zeros, at_0, none, gamma=0.9, lam=0.9)
+    torch.testing.assert_close(got.cpu(), torch.tensor([1.0, nan]), rtol=0, atol=0, equal_nan=True)
+    got = typedrl.gae(rewards, values, zeros, none, none, gamma=0.9, lam=0.0)
+    torch.testing.assert_close(got.cpu(), torch.tensor([1.0, nan]), rtol=0, atol=0, equal_nan=True)
+
+
+@pytest.mark.cuda
+@requires_cuda
 def test_cuda_mixed_devices_are_an_input_error() -> None:
     rewards = torch.zeros(4, dtype=torch.float64, device="cuda")
     flags = torch.zeros(4, dtype=torch.bool, device="cuda")
@@ -174,7 +210,7 @@ def test_cuda_mixed_devices_are_an_input_error() -> None:
 )
 def test_torch_loop_gae_equals_the_c_kernel(batch: TrajectoryBatch, lam: float) -> None:
     b = batch
-    scalar, gammas = (0.0, b.gamma) if isinstance(b.gamma, Tensor) else (b.gamma, None)
+    scalar, gammas = (0.0, b.gamma) if isinstance(b.gamma, Tensor) else (float(b.gamma), None)
     got = _device.torch_loop(
         _KIND_GAE, b.rewards, b.values, b.next_values, b.terminated, b.truncated, scalar, gammas, lam
     )
@@ -190,7 +226,7 @@ def test_torch_loop_gae_equals_the_c_kernel(batch: TrajectoryBatch, lam: float) 
 )
 def test_torch_loop_returns_equal_the_c_kernel(batch: TrajectoryBatch, bootstrap: bool) -> None:
     b = batch
-    scalar, gammas = (0.0, b.gamma) if isinstance(b.gamma, Tensor) else (b.gamma, None)
+    scalar, gammas = (0.0, b.gamma) if isinstance(b.gamma, Tensor) else (float(b.gamma), None)
     next_values = b.next_values if bootstrap else None
     got = _device.torch_loop(
         _KIND_RETURNS, b.rewards, None, next_values, b.terminated, b.truncated, scalar, gammas, 0.0
@@ -213,3 +249,46 @@ def test_device_recurrence_on_cpu_tensors_uses_the_torch_loop() -> None:
 
 def test_triton_available_is_a_bool() -> None:
     assert isinstance(_device.triton_available(), bool)
+
+
+# The torch loop on non-finite numbers: against the specification itself.
+
+
+@settings(max_examples=60)
+@given(
+    batch=trajectory_batches(
+        max_horizon=40,
+        batched=None,
+        max_envs=70,
+        per_step_gamma=None,
+        dtype=None,
+        allow_nan=True,
+        allow_infinity=True,
+        terminated_probability=0.3,
+    ),
+    lam=lams(),
+    bootstrap=st.booleans(),
+)
+def test_torch_loop_equals_the_spec_on_non_finite_numbers(batch: TrajectoryBatch, lam: float, bootstrap: bool) -> None:
+    b = batch
+    scalar, gammas = (0.0, b.gamma) if isinstance(b.gamma, Tensor) else (float(b.gamma), None)
+    rtol = 1e-9 if b.rewards.dtype == torch.float64 else 1e-4
+    got = _device.torch_loop(
+        _KIND_GAE, b.rewards, b.values, b.next_values, b.terminated, b.truncated, scalar, gammas, lam
+    )
+    assert_close_to_reference(got, reference_gae(b, lam=lam), rtol=rtol, label="gae")
+    next_values = b.next_values if bootstrap else None
+    got = _device.torch_loop(_KIND_RETURNS, b.rewards, None, next_values, b.terminated, b.truncated, scalar, gammas, 0)
+    assert_close_to_reference(got, reference_discounted_returns(b, bootstrap=bootstrap), rtol=rtol, label="returns")
+
+
+def test_torch_loop_keeps_a_nonzero_coefficient_that_underflows_float32() -> None:
+    rewards = torch.tensor([1.0, float("inf")])
+    zeros = torch.zeros(2)
+    no = torch.zeros(2, dtype=torch.bool)
+    got = _device.torch_loop(_KIND_GAE, rewards, zeros, zeros, no, no, 1e-30, None, 1e-30)
+    torch.testing.assert_close(got, torch.tensor([float("inf")] * 2), rtol=0, atol=0)
+    got = _device.torch_loop(_KIND_GAE, rewards, zeros, zeros, no, no, 0.0, torch.full((2,), 1e-30), 1e-30)
+    torch.testing.assert_close(got, torch.tensor([float("inf")] * 2), rtol=0, atol=0)
+    assert _device.smallest_subnormal(torch.float32) == 2.0**-149
+    assert _device.smallest_subnormal(torch.float64) == 2.0**-1074

@@ -4,6 +4,11 @@ Each test is one property. Batches come from :mod:`typedrl.testing`; flag densit
 "every step" (so episodes of every length, and both flags at once), ``N`` crosses the sizes where the compiled
 kernel changes its loop (8 and 64 environments), and ``gamma`` is a float or a per-step tensor. ``T = 0`` is
 pinned in test_returns.py rather than drawn here.
+
+The tensor functions equal the specification on non-finite input too: the spec-equality properties draw NaN
+and ±inf among the rewards, values and next values, and :func:`~typedrl.testing.assert_close_to_reference`
+holds NaN to NaN and each infinity to one of the same sign. The other properties (linearity, recursions) are
+statements about finite numbers and draw finite batches.
 """
 
 import dataclasses
@@ -16,6 +21,7 @@ from hypothesis import strategies as st
 from torch import Tensor
 
 import typedrl
+from typedrl import InputError
 from typedrl.testing import (
     TrajectoryBatch,
     assert_close_to_reference,
@@ -43,8 +49,10 @@ def batches(
     consistent_values: bool = False,
     per_step_gamma: bool | None = None,
     env_counts: st.SearchStrategy[int] = ENV_COUNTS,
+    non_finite: bool = False,
 ) -> TrajectoryBatch:
-    """[T] or [T, N] batches with any flag density, N across the kernel's loop shapes, either kind of gamma."""
+    """[T] or [T, N] batches with any flag density, N across the kernel's loop shapes, either kind of gamma;
+    ``non_finite=True`` lets NaN, inf and -inf (each, or none) appear among the numbers."""
     return draw(
         trajectory_batches(
             min_horizon=min_horizon,
@@ -55,6 +63,8 @@ def batches(
             truncated_probability=draw(DENSITIES),
             per_step_gamma=per_step_gamma,
             consistent_values=consistent_values,
+            allow_nan=non_finite and draw(st.booleans()),
+            allow_infinity=non_finite and draw(st.booleans()),
         )
     )
 
@@ -103,36 +113,47 @@ TIGHT = 1e-9  # float64 against float64: only rounding-order differences
 # The tensor functions equal the specification.
 
 
-@given(batch=batches())
+@given(batch=batches(non_finite=True))
 def test_td_errors_equal_spec(batch: TrajectoryBatch) -> None:
     assert_close_to_reference(td_errors(batch), reference_td_errors(batch), rtol=TIGHT)
 
 
-@given(batch=batches(), lam=lams())
+@given(batch=batches(non_finite=True), lam=lams())
 def test_gae_equals_spec(batch: TrajectoryBatch, lam: float) -> None:
     assert_close_to_reference(gae(batch, lam), reference_gae(batch, lam=lam), rtol=TIGHT)
 
 
-@given(batch=batches(), lam=lams())
+@given(batch=batches(non_finite=True), lam=lams())
 def test_lambda_returns_equal_spec(batch: TrajectoryBatch, lam: float) -> None:
     assert_close_to_reference(lambda_returns(batch, lam), reference_lambda_returns(batch, lam=lam), rtol=TIGHT)
 
 
-@given(batch=batches(), bootstrap=st.booleans())
+@given(batch=batches(non_finite=True), bootstrap=st.booleans())
 def test_discounted_returns_equal_spec(batch: TrajectoryBatch, bootstrap: bool) -> None:
     expected = reference_discounted_returns(batch, bootstrap=bootstrap)
     assert_close_to_reference(discounted_returns(batch, bootstrap=bootstrap), expected, rtol=TIGHT)
 
 
-@given(batch=batches())
+@given(batch=batches(non_finite=True))
 def test_normalize_advantages_equals_spec(batch: TrajectoryBatch) -> None:
     advantages = batch.rewards * batch.values  # products: wide spreads, constant batches when shrunk to zeros
-    expected = reference_normalized_advantages(advantages)
-    assert_close_to_reference(typedrl.normalize_advantages(advantages), expected, rtol=TIGHT)
+    if bool(advantages.isfinite().all()):
+        expected = reference_normalized_advantages(advantages)
+        assert_close_to_reference(typedrl.normalize_advantages(advantages), expected, rtol=TIGHT)
+        return
+    # Both layers refuse a non-finite advantage, naming the same first one (the spec by its flat index).
+    with pytest.raises(InputError) as by_spec:
+        reference_normalized_advantages(advantages)
+    with pytest.raises(InputError) as by_tensor:
+        typedrl.normalize_advantages(advantages.reshape(-1))
+    assert str(by_tensor.value) == str(by_spec.value)
 
 
 @settings(max_examples=12)
-@given(batch=batches(min_horizon=1000, max_horizon=3000, env_counts=st.sampled_from([1, 3, 8, 9])), lam=lams())
+@given(
+    batch=batches(min_horizon=1000, max_horizon=3000, env_counts=st.sampled_from([1, 3, 8, 9]), non_finite=True),
+    lam=lams(),
+)
 def test_long_horizons_equal_spec(batch: TrajectoryBatch, lam: float) -> None:
     assert_close_to_reference(td_errors(batch), reference_td_errors(batch), rtol=TIGHT)
     assert_close_to_reference(gae(batch, lam), reference_gae(batch, lam=lam), rtol=TIGHT)
@@ -141,8 +162,9 @@ def test_long_horizons_equal_spec(batch: TrajectoryBatch, lam: float) -> None:
         expected = reference_discounted_returns(batch, bootstrap=bootstrap)
         assert_close_to_reference(discounted_returns(batch, bootstrap=bootstrap), expected, rtol=TIGHT)
     advantages = gae(batch, lam)
-    expected = reference_normalized_advantages(advantages)
-    assert_close_to_reference(typedrl.normalize_advantages(advantages), expected, rtol=TIGHT)
+    if bool(advantages.isfinite().all()):
+        expected = reference_normalized_advantages(advantages)
+        assert_close_to_reference(typedrl.normalize_advantages(advantages), expected, rtol=TIGHT)
 
 
 # What the equations imply.
@@ -406,7 +428,7 @@ def test_normalized_advantages_are_never_nan(values: list[float], dtype: torch.d
 # Precision: float32 against the float64 specification, and the half-precision types.
 
 
-@given(batch=batches(dtype=torch.float32), lam=lams())
+@given(batch=batches(dtype=torch.float32, non_finite=True), lam=lams())
 def test_float32_agrees_with_the_float64_spec(batch: TrajectoryBatch, lam: float) -> None:
     results = {
         "td_errors": (td_errors(batch), reference_td_errors(batch)),
@@ -423,22 +445,24 @@ def test_float32_agrees_with_the_float64_spec(batch: TrajectoryBatch, lam: float
 @settings(max_examples=40)
 @given(data=st.data())
 def test_half_precision_keeps_its_dtype_and_agrees_with_the_spec(dtype: torch.dtype, data: st.DataObject) -> None:
-    batch = data.draw(batches(dtype=dtype), label="batch")
+    batch = data.draw(batches(dtype=dtype, non_finite=True), label="batch")
     lam = data.draw(lams(), label="lam")
     results = {
         "td_errors": (td_errors(batch), reference_td_errors(batch)),
         "gae": (gae(batch, lam), reference_gae(batch, lam=lam)),
         "lambda_returns": (lambda_returns(batch, lam), reference_lambda_returns(batch, lam=lam)),
         "discounted_returns": (discounted_returns(batch, bootstrap=True), reference_discounted_returns(batch)),
-        "normalize_advantages": (
+    }
+    if bool(batch.rewards.isfinite().all()):
+        results["normalize_advantages"] = (
             typedrl.normalize_advantages(batch.rewards),
             reference_normalized_advantages(batch.rewards),
-        ),
-    }
-    # Rounding to the half type happens on intermediate results as large as the values (λ-returns add the
-    # rounded advantages to the values), so the absolute tolerance scales with the inputs too.
-    scale = 1.0 + float(batch.rewards.abs().max() + batch.values.abs().max() + batch.next_values.abs().max())
+        )
+    # Rounding to the half type happens on intermediate results as large as the values, so the absolute
+    # tolerance scales with the (finite) inputs too.
+    fields = (batch.rewards, batch.values, batch.next_values)
+    scale = 1.0 + sum(float(field.nan_to_num(0.0, posinf=0.0, neginf=0.0).abs().max()) for field in fields)
     for label, (got, expected) in results.items():
         assert got.dtype == dtype, label
-        atol = 1e-2 * (scale + float(expected.abs().max()))
+        atol = 1e-2 * (scale + float(expected.nan_to_num(0.0, posinf=0.0, neginf=0.0).abs().max()))
         assert_close_to_reference(got, expected, rtol=1e-2, atol=atol, label=label)

@@ -28,6 +28,7 @@ from typedrl.testing import (
 )
 
 F64 = torch.float64
+INF = float("inf")
 # For find(): the first example that satisfies the condition, reproducibly (no shrinking: it is only evidence).
 SEARCH = settings(
     database=None,
@@ -339,12 +340,16 @@ GAMMA_OUTSIDE = torch.tensor([0.5, -1.0, 0.5], dtype=F64)
             InputError,
             "TrajectoryBatch: next_values is on meta; expected cpu (as rewards)",
         ),
-        ({"gamma": 1.5}, HyperparameterError, "TrajectoryBatch: gamma is 1.5; expected a float in [0, 1]"),
-        ({"gamma": float("nan")}, HyperparameterError, "TrajectoryBatch: gamma is nan; expected a float in [0, 1]"),
+        ({"gamma": 1.5}, HyperparameterError, "TrajectoryBatch: gamma is 1.5; expected a finite real number in [0, 1]"),
+        (
+            {"gamma": float("nan")},
+            HyperparameterError,
+            "TrajectoryBatch: gamma is nan; expected a finite real number in [0, 1]",
+        ),
         (
             {"gamma": GAMMA_OUTSIDE},
             HyperparameterError,
-            "TrajectoryBatch: gamma[1] is -1.0; expected a float in [0, 1]",
+            "TrajectoryBatch: gamma[1] is -1.0; expected every discount in [0, 1]",
         ),
     ],
 )
@@ -376,7 +381,7 @@ def test_reference_gae_runs_the_spec_per_column(batch: TrajectoryBatch, lam: flo
     assert reference.dtype == F64
     assert reference.shape == batch.rewards.shape
     for n, column in enumerate(batch.trajectories()):
-        gamma = column.gamma.tolist() if isinstance(column.gamma, Tensor) else column.gamma
+        gamma = column.gamma.tolist() if isinstance(column.gamma, Tensor) else float(column.gamma)
         expected = spec.gae(
             column.rewards.tolist(),
             column.values.tolist(),
@@ -440,3 +445,81 @@ def test_assert_close_to_reference_checks_shape_and_special_values() -> None:
 def test_replace_keeps_batches_checked() -> None:
     with pytest.raises(InputError):
         dataclasses.replace(make(), values=R3.float())
+
+
+# Non-finite numbers, on request.
+
+
+@given(batch=trajectory_batches(max_horizon=300, batched=None))
+def test_batches_are_finite_by_default(batch: TrajectoryBatch) -> None:
+    for field in (batch.rewards, batch.values, batch.next_values):
+        assert bool(field.isfinite().all())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "present", "absent"),
+    [
+        ({"allow_nan": True}, ["nan"], ["inf", "-inf"]),
+        ({"allow_infinity": True}, ["inf", "-inf"], ["nan"]),
+        ({"allow_nan": True, "allow_infinity": True}, ["nan", "inf", "-inf"], []),
+    ],
+)
+@pytest.mark.parametrize("horizon", [20, 400], ids=["decoded", "seeded"])
+def test_allowed_non_finite_numbers_appear_in_every_field(
+    kwargs: dict[str, bool], present: list[str], absent: list[str], horizon: int
+) -> None:
+    def kinds(tensor: Tensor) -> set[str]:
+        found = {"nan"} if bool(tensor.isnan().any()) else set()
+        return found | {name for name, value in (("inf", 1), ("-inf", -1)) if bool((tensor == value * INF).any())}
+
+    def shows_all(batch: TrajectoryBatch) -> bool:
+        return all(set(present) <= kinds(field) for field in (batch.rewards, batch.values, batch.next_values))
+
+    strategy = trajectory_batches(
+        horizon=horizon,
+        batched=True,
+        num_envs=4 if horizon < 100 else 8,
+        allow_nan=kwargs.get("allow_nan", False),
+        allow_infinity=kwargs.get("allow_infinity", False),
+    )
+    batch = find(strategy, shows_all, settings=SEARCH)
+    for field in (batch.rewards, batch.values, batch.next_values):
+        assert not (kinds(field) & set(absent))
+        assert 0.02 < float((~field.isfinite()).double().mean()) < 0.3  # about one in eight
+
+
+def test_non_finite_numbers_shrink_away() -> None:
+    batch = find(
+        trajectory_batches(allow_nan=True, allow_infinity=True),
+        lambda b: bool(b.rewards.isnan().any()),
+        settings=settings(database=None, derandomize=True, max_examples=1000),
+    )
+    assert batch.rewards.numel() == 1  # one step, one element: the NaN the condition needs
+    assert bool(batch.values.isfinite().all())
+    assert bool(batch.next_values.isfinite().all())
+
+
+@given(
+    batch=trajectory_batches(allow_nan=True, allow_infinity=True, batched=None, per_step_gamma=None, dtype=None),
+    lam=lams(),
+)
+def test_typedrl_gae_passes_with_non_finite_numbers(batch: TrajectoryBatch, lam: float) -> None:
+    assert_matches_reference(typedrl.gae, batch, lam=lam)
+
+
+def test_a_gae_that_multiplies_by_a_zero_coefficient_is_caught() -> None:
+    # 0 · NaN = NaN: a loop that multiplies the next advantage by (1 − done) leaks a NaN across an episode end.
+    batch, lam = find(
+        st.tuples(trajectory_batches(allow_nan=True), lams()),
+        lambda case: fails(loop_gae, *case),
+        settings=SEARCH,
+    )
+    assert bool(batch.done.any()) or lam == 0.0 or (not isinstance(batch.gamma, Tensor) and batch.gamma == 0.0)
+    with pytest.raises(AssertionError, match=r"^gae candidate \(.*\): differs from the reference at"):
+        assert_matches_reference(loop_gae, batch, lam=lam)
+
+
+def test_batch_refuses_a_bool_gamma_for_its_type() -> None:
+    with pytest.raises(HyperparameterError) as caught:
+        make(gamma=True)
+    assert str(caught.value) == "TrajectoryBatch: gamma is True (a bool); expected a finite real number in [0, 1]"

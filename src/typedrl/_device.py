@@ -19,6 +19,12 @@ __all__ = ["recurrence", "triton_available"]
 _KIND_GAE = 0
 
 
+def smallest_subnormal(dtype: torch.dtype) -> float:
+    """The smallest positive number of ``dtype``: what a nonzero coefficient that underflows is kept at."""
+    info = torch.finfo(dtype)
+    return info.smallest_normal * info.eps
+
+
 def _coefficients(
     kind: int,
     rewards: Tensor,
@@ -29,16 +35,28 @@ def _coefficients(
     discount: float | Tensor,
     lam: float,
 ) -> tuple[Tensor, Tensor]:
+    """``d`` and ``c``, with every term whose coefficient is exactly zero left out rather than multiplied by 0."""
     done = terminated | truncated
     zero = torch.zeros((), dtype=rewards.dtype, device=rewards.device)
+    # Where the bootstrap g · V' is not read: a termination, or a zero discount.
+    skip = terminated | (discount == 0) if isinstance(discount, Tensor) else terminated | (discount == 0.0)
     if kind == _KIND_GAE:
         if values is None or next_values is None:
             raise InputError("gae: values and next_values are required")
-        d = rewards + torch.where(terminated, zero, discount * next_values) - values
-        c = torch.where(done, zero, discount * lam * torch.ones_like(rewards))
+        d = rewards + discount * torch.where(skip, zero, next_values) - values
+        # g · λ is zero exactly where g or λ is; a product that underflows from nonzero factors still reads.
+        tiny = smallest_subnormal(rewards.dtype)
+        coefficient: float | Tensor
+        if isinstance(discount, Tensor):
+            coefficient = torch.where((discount == 0) | (lam == 0.0), zero, (discount * lam).clamp(min=tiny))
+        else:
+            coefficient = 0.0 if discount == 0.0 or lam == 0.0 else max(discount * lam, tiny)
+        c = torch.where(done, zero, coefficient)
     else:
-        bootstrapped = rewards if next_values is None else rewards + discount * next_values
-        d = torch.where(done & ~terminated, bootstrapped, rewards)
+        if next_values is None:
+            d = rewards
+        else:
+            d = torch.where(done & ~skip, rewards + discount * torch.where(skip, zero, next_values), rewards)
         c = torch.where(done, zero, discount * torch.ones_like(rewards))
     return d, c
 
@@ -54,13 +72,19 @@ def torch_loop(
     gammas: Tensor | None,
     lam: float,
 ) -> Tensor:
-    """The recurrence as a torch loop over time: the portable fallback (a few launches per step)."""
+    """The recurrence as a torch loop over time: the portable fallback (a few launches per step).
+
+    Each step selects ``d`` alone where ``c`` is zero, so a non-finite ``aₜ₊₁`` never reaches ``aₜ`` through
+    ``0 · inf``; the bootstrap of the returns, ``V'_{T−1}``, is read only where the last step is not done.
+    """
     discount: float | Tensor = scalar_gamma if gammas is None else gammas
     d, c = _coefficients(kind, rewards, values, next_values, terminated, truncated, discount, lam)
     out = torch.empty_like(rewards)
-    following = next_values[-1] if (kind != _KIND_GAE and next_values is not None) else torch.zeros_like(rewards[0])
+    following = torch.zeros_like(rewards[0])
+    if kind != _KIND_GAE and next_values is not None and rewards.shape[0]:
+        following = torch.where(terminated[-1] | truncated[-1], following, next_values[-1])
     for t in range(rewards.shape[0] - 1, -1, -1):
-        following = d[t] + c[t] * following
+        following = torch.where(c[t] == 0, d[t], d[t] + c[t] * following)
         out[t] = following
     return out
 
@@ -102,6 +126,10 @@ def recurrence(
         return out
     block = 128 if width >= 128 * 256 else 64 if width >= 64 else 32
     placeholder = rewards  # never read when the matching HAS_* flag is off
+    # Triton passes Python floats as float32 scalars: keep a nonzero gamma, lam or gamma · lam nonzero there.
+    tiny = smallest_subnormal(torch.float32)
+    g0 = 0.0 if scalar_gamma == 0.0 else max(scalar_gamma, tiny)
+    gl = 0.0 if scalar_gamma == 0.0 or lam == 0.0 else max(scalar_gamma * lam, tiny)
     kernel[((width + block - 1) // block,)](
         out,
         rewards,
@@ -110,8 +138,10 @@ def recurrence(
         terminated.contiguous().view(torch.uint8),
         truncated.contiguous().view(torch.uint8),
         placeholder if gammas is None else gammas.contiguous(),
-        scalar_gamma,
-        lam,
+        g0,
+        0.0 if lam == 0.0 else max(lam, tiny),
+        gl,
+        tiny,
         horizon,
         width,
         KIND=kind,

@@ -6,8 +6,11 @@
  *   GAE:      d = r + g * (term ? 0 : V') - V          c = done ? 0 : g * lam          a[T] = 0
  *   returns:  d = r + (trunc && !term ? g * V' : 0)    c = done ? 0 : g                a[T] = V'[T-1] (0 without V')
  *
- * where g is gamma (one scalar, or one per element) and done = term | trunc. The Python side (typedrl/returns.py)
- * validates dtype, device, contiguity and sizes before calling; these functions trust the pointers they get.
+ * where g is gamma (one scalar, or one per element) and done = term | trunc. A coefficient that is exactly zero
+ * multiplies nothing: where g == 0, lam == 0 or a flag cuts, the term is not computed at all (IEEE would make
+ * 0 * inf and 0 * NaN a NaN), so a non-finite value there cannot reach any output. The Python side
+ * (typedrl/returns.py) validates dtype, device, contiguity and sizes, and resolves lazy negation, before calling;
+ * these functions trust the pointers they get.
  *
  * The loops themselves are in _kernels_impl.h, included once for float and once for double. Two loop shapes,
  * chosen by N: rows (N >= 64: the loop over a row vectorises and shares the chain latency across the row), and
@@ -16,6 +19,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <float.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -30,16 +34,21 @@
 
 #define REAL float
 #define NAME(x) x##_f32
+#define TRUE_MIN FLT_TRUE_MIN
 #include "_kernels_impl.h"
 #undef REAL
 #undef NAME
+#undef TRUE_MIN
 
 #define REAL double
 #define NAME(x) x##_f64
+#define TRUE_MIN DBL_TRUE_MIN
 #include "_kernels_impl.h"
 #undef REAL
 #undef NAME
+#undef TRUE_MIN
 
+/* None is an absent buffer (NULL); an address must be nonzero (a tensor without storage reports 0). */
 static int as_pointer(PyObject *obj, void **ptr)
 {
     if (obj == Py_None) {
@@ -47,7 +56,17 @@ static int as_pointer(PyObject *obj, void **ptr)
         return 0;
     }
     *ptr = PyLong_AsVoidPtr(obj);
-    return (*ptr == NULL && PyErr_Occurred()) ? -1 : 0;
+    if (*ptr == NULL && !PyErr_Occurred())
+        PyErr_SetString(PyExc_ValueError, "recurrence: a buffer address is 0");
+    return *ptr == NULL ? -1 : 0;
+}
+
+/* gamma or lam in the kernel's type: a nonzero value that would round to zero keeps the smallest subnormal, so
+   the kernel agrees with exact arithmetic on which coefficients are zero. */
+static float nonzero_f32(double x)
+{
+    const float y = (float)x;
+    return (x != 0.0 && y == 0.0f) ? FLT_TRUE_MIN : y;
 }
 
 PyDoc_STRVAR(recurrence_doc,
@@ -66,16 +85,11 @@ static PyObject *recurrence(PyObject *self, PyObject *const *args, Py_ssize_t na
     }
     const long kind = PyLong_AsLong(args[0]);
     const int is_double = PyObject_IsTrue(args[1]);
-    void *out, *r, *v, *nv, *te, *tr, *gam;
-    if ((kind == -1 && PyErr_Occurred()) || is_double < 0 || as_pointer(args[2], &out) || as_pointer(args[3], &r) ||
-        as_pointer(args[4], &v) || as_pointer(args[5], &nv) || as_pointer(args[6], &te) ||
-        as_pointer(args[7], &tr) || as_pointer(args[8], &gam))
-        return NULL;
     const double g0 = PyFloat_AsDouble(args[9]);
     const double lam = PyFloat_AsDouble(args[10]);
     const Py_ssize_t T = PyLong_AsSsize_t(args[11]);
     const Py_ssize_t N = PyLong_AsSsize_t(args[12]);
-    if (PyErr_Occurred())
+    if (PyErr_Occurred() || is_double < 0)
         return NULL;
     if ((kind != KIND_GAE && kind != KIND_RETURNS) || T < 0 || N < 0) {
         PyErr_SetString(PyExc_ValueError, "recurrence: inconsistent arguments");
@@ -83,8 +97,13 @@ static PyObject *recurrence(PyObject *self, PyObject *const *args, Py_ssize_t na
     }
     if (T == 0 || N == 0) /* nothing to do; empty tensors may have NULL data pointers */
         Py_RETURN_NONE;
+    void *out, *r, *v, *nv, *te, *tr, *gam;
+    if (as_pointer(args[2], &out) || as_pointer(args[3], &r) || as_pointer(args[4], &v) ||
+        as_pointer(args[5], &nv) || as_pointer(args[6], &te) || as_pointer(args[7], &tr) ||
+        as_pointer(args[8], &gam))
+        return NULL;
     if (out == NULL || r == NULL || te == NULL || tr == NULL || (kind == KIND_GAE && (v == NULL || nv == NULL))) {
-        PyErr_SetString(PyExc_ValueError, "recurrence: a required buffer is NULL");
+        PyErr_SetString(PyExc_ValueError, "recurrence: a required buffer is None");
         return NULL;
     }
     const int has_gam = gam != NULL, has_nv = nv != NULL;
@@ -94,7 +113,7 @@ static PyObject *recurrence(PyObject *self, PyObject *const *args, Py_ssize_t na
                 (const double *)nv, (const uint8_t *)te, (const uint8_t *)tr, (const double *)gam, g0, lam, T, N);
     else
         run_f32((int)kind, has_gam, has_nv, (float *)out, (const float *)r, (const float *)v, (const float *)nv,
-                (const uint8_t *)te, (const uint8_t *)tr, (const float *)gam, (float)g0, (float)lam, T, N);
+                (const uint8_t *)te, (const uint8_t *)tr, (const float *)gam, nonzero_f32(g0), nonzero_f32(lam), T, N);
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
 }

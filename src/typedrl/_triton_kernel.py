@@ -21,6 +21,8 @@ def recurrence_kernel(
     gam,
     g0,
     lam,
+    gl,
+    tiny,
     T,
     N,
     KIND: tl.constexpr,
@@ -28,11 +30,16 @@ def recurrence_kernel(
     HAS_NV: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
+    # g0 is the scalar discount, gl the scalar coefficient g0 · λ (both zero only where exactly zero), tiny the
+    # smallest subnormal: see typedrl/_device.py. A coefficient that is exactly zero multiplies nothing, so every
+    # product a zero could meet is a tl.where, never a multiplication by 0.
     columns = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = columns < N
     zero = tl.zeros([BLOCK], dtype=r.dtype.element_ty)
     if KIND == 1 and HAS_NV:
-        following = tl.load(nv + tl.cast(T - 1, tl.int64) * N + columns, mask=mask, other=0.0)
+        last = tl.cast(T - 1, tl.int64) * N + columns
+        done_last = (tl.load(te + last, mask=mask, other=0) != 0) | (tl.load(tr + last, mask=mask, other=0) != 0)
+        following = tl.where(done_last, zero, tl.load(nv + last, mask=mask, other=0.0))
     else:
         following = zero
     for step in range(T):
@@ -41,17 +48,22 @@ def recurrence_kernel(
         term = tl.load(te + index, mask=mask, other=0) != 0
         done = term | (tl.load(tr + index, mask=mask, other=0) != 0)
         g = tl.load(gam + index, mask=mask, other=0.0) if HAS_GAM else zero + g0
+        skip = term | (g == 0)
         if KIND == 0:
             value = tl.load(v + index, mask=mask, other=0.0)
             bootstrap = tl.load(nv + index, mask=mask, other=0.0)
-            d = reward + tl.where(term, zero, g * bootstrap) - value
-            c = tl.where(done, zero, g * lam)
+            d = reward + tl.where(skip, zero, g * bootstrap) - value
+            if HAS_GAM:
+                coefficient = tl.where((g == 0) | (lam == 0), zero, tl.maximum(g * lam, zero + tiny))
+            else:
+                coefficient = zero + gl
+            c = tl.where(done, zero, coefficient)
         else:
             if HAS_NV:
                 bootstrap = tl.load(nv + index, mask=mask, other=0.0)
-                d = tl.where(done & (~term), reward + g * bootstrap, reward)
+                d = tl.where(done & (~skip), reward + g * bootstrap, reward)
             else:
                 d = reward
             c = tl.where(done, zero, g)
-        following = d + c * following
+        following = tl.where(c == 0, d, d + c * following)
         tl.store(out + index, following, mask=mask)

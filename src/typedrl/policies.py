@@ -4,6 +4,14 @@
 MLPs (no shared trunk), as in SB3's default and TorchLean's PPO demo. Sampling is by inverse CDF from one
 uniform number per row, so an action depends only on its observation and its own random number, never on the
 other rows of the batch (which keeps collection identical however a vector env is stepped).
+
+**Masked actions.** A logit of ``−inf`` masks its action: its probability is exactly 0, sampling and the greedy
+choice never pick it, its log-probability is ``−inf`` (never NaN), it contributes 0 to the entropy (never
+``0 · −inf = NaN``), and no gradient through these functions is NaN because of it. A row with no allowed
+action (every logit ``−inf``), or with a NaN or ``+inf`` logit, has no distribution: the functions that must
+return an action (:func:`sample_categorical`, :func:`greedy_actions`) raise :class:`~typedrl.errors.InputError`
+naming the row; :func:`categorical_log_prob` and :func:`categorical_entropy`, which feed losses, give NaN for
+that row, which stays visible (a non-finite loss stops training).
 """
 
 import itertools
@@ -15,12 +23,14 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from typedrl.collect import PolicyStep
+from typedrl.errors import InputError
 
 __all__ = [
     "ActorCritic",
     "SampledPolicy",
     "categorical_entropy",
     "categorical_log_prob",
+    "greedy_actions",
     "mlp",
     "sample_categorical",
 ]
@@ -40,27 +50,94 @@ def mlp(inputs: int, outputs: int, *, hidden: int, layers: int, activation: Acti
     return nn.Sequential(*modules)
 
 
+def _row_problem(row: Tensor) -> str:
+    """What keeps one row of logits from being a distribution (it has one of these problems)."""
+    if bool(row.isnan().any()):
+        return "has a NaN; expected finite logits, or -inf for a masked action"
+    if bool((row == math.inf).any()):
+        return "has +inf; expected finite logits, or -inf for a masked action"
+    return "are all -inf; expected at least one allowed action (a finite logit)"
+
+
+def _check_distributions(where: str, logits: Tensor, uniform: Tensor | None = None) -> None:
+    """Every row of ``logits`` a distribution (and every ``uniform`` in ``[0, 1)``), with one device sync."""
+    if logits.dim() != 2 or logits.shape[-1] == 0:
+        raise InputError(f"{where}: logits has shape {tuple(logits.shape)}; expected [B, A] with A >= 1")
+    valid = logits.amax(dim=-1).isfinite()  # amax is NaN for a NaN row, +inf for +inf, -inf for all -inf
+    if uniform is not None:
+        if uniform.shape != logits.shape[:1]:
+            raise InputError(
+                f"{where}: uniform has shape {tuple(uniform.shape)}; expected ({logits.shape[0]},) (one per row)"
+            )
+        valid = valid & (uniform >= 0) & (uniform < 1)
+    if bool(valid.all()):
+        return
+    row = int(torch.nonzero(~valid)[0, 0])
+    if not bool(logits[row].amax().isfinite()):
+        raise InputError(f"{where}: logits[{row}] {_row_problem(logits[row])}")
+    if uniform is not None:
+        raise InputError(f"{where}: uniform[{row}] is {float(uniform[row])!r}; expected a number in [0, 1)")
+
+
 def sample_categorical(logits: Float[Tensor, " B A"], uniform: Float[Tensor, " B"]) -> Int[Tensor, " B"]:
-    """Sample ``a ~ softmax(logits)`` by inverse CDF: the first ``a`` with ``Σ_{k≤a} π_k > u``."""
+    """Sample ``a ~ softmax(logits)`` by inverse CDF: the first ``a`` with ``Σ_{k≤a} π_k > u``.
+
+    ``logits`` is ``[B, A]``, ``uniform`` ``[B]`` with every ``u`` in ``[0, 1)``; the result is ``[B]`` int64.
+    A masked action (logit ``−inf``, probability 0) is never picked, whatever ``u``: where rounding leaves the
+    last cumulative probability below ``u``, the action is the last one with a nonzero probability, not the last
+    one. Raises :class:`~typedrl.errors.InputError` for a row without a distribution (all ``−inf``, or a NaN
+    or ``+inf`` logit), a ``u`` outside ``[0, 1)``, or shapes other than ``[B, A]`` and ``[B]``.
+    """
+    _check_distributions("sample_categorical", logits, uniform)
     cumulative = torch.softmax(logits, dim=-1).cumsum(dim=-1)
-    actions = (cumulative <= uniform.unsqueeze(-1)).sum(dim=-1)
-    return actions.clamp_(max=logits.shape[-1] - 1)  # u within rounding of 1 at the last bucket
+    # Action a is picked where u falls in [Σ_{k<a} π_k, Σ_{k≤a} π_k): a masked action's interval is empty. The
+    # first cumulative that reaches the row's total belongs to the last action with nonzero probability; not
+    # counting it or anything after caps the action there, for a u at or past the rounded total too.
+    before = (cumulative <= uniform.unsqueeze(-1)) & (cumulative < cumulative[:, -1:])
+    return before.sum(dim=-1)
+
+
+def greedy_actions(logits: Float[Tensor, " B A"]) -> Int[Tensor, " B"]:
+    """``argmax_a π(a|s)`` per row, ``[B, A]`` to ``[B]`` int64 (the first of equal maxima): never a masked
+    action. Raises :class:`~typedrl.errors.InputError` for a row without a distribution (all ``−inf``, or a NaN
+    or ``+inf`` logit, where ``argmax`` would return an arbitrary action)."""
+    _check_distributions("greedy_actions", logits)
+    return logits.argmax(dim=-1)
 
 
 def categorical_log_prob(logits: Float[Tensor, " B A"], actions: Int[Tensor, " B"]) -> Float[Tensor, " B"]:
-    """``log π(a|s) = log_softmax(logits)_a``."""
-    return torch.log_softmax(logits, dim=-1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+    """``log π(a|s) = log_softmax(logits)_a``, ``[B, A]`` and ``[B]`` integer actions to ``[B]``.
+
+    Finite for an allowed action, ``−inf`` for a masked one (logit ``−inf``), NaN for a row without a
+    distribution; its gradient is finite wherever its value is. Raises :class:`~typedrl.errors.InputError`
+    for an action outside ``[0, A)`` or a non-integer ``actions``.
+    """
+    if actions.dtype.is_floating_point or actions.dtype is torch.bool or actions.is_complex():
+        raise InputError(f"categorical_log_prob: actions has dtype {actions.dtype}; expected an integer dtype")
+    count = logits.shape[-1]
+    outside = (actions < 0) | (actions >= count)
+    if bool(outside.any()):
+        row = int(torch.nonzero(outside)[0, 0])
+        raise InputError(
+            f"categorical_log_prob: actions[{row}] is {int(actions[row])}; expected an action in [0, {count})"
+        )
+    return torch.log_softmax(logits, dim=-1).gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
 
 
 def categorical_entropy(logits: Float[Tensor, " B A"]) -> Float[Tensor, " B"]:
-    """``H[π] = −Σ_a π_a log π_a``."""
+    """``H[π] = −Σ_a π_a log π_a`` per row, ``[B, A]`` to ``[B]``, with ``0 · log 0 = 0``.
+
+    A masked action (logit ``−inf``) contributes exactly 0, and no NaN to the gradient; a row without a
+    distribution gives NaN.
+    """
     log_probs = torch.log_softmax(logits, dim=-1)
-    return -(log_probs.exp() * log_probs).sum(dim=-1)
+    # log π = −inf only where π = 0: replace it before the product, so neither 0 · −inf nor its gradient is
+    # formed (a where after the product would still send NaN back through it).
+    safe = torch.where(log_probs == -math.inf, 0.0, log_probs)
+    return 0.0 - (safe.exp() * safe).sum(dim=-1)  # 0 − x, not −x: a certain action has entropy +0, not −0
 
 
 class ActorCritic(nn.Module):
-    actor: "_Head"
-
     """Separate actor (observation → logits over ``A`` actions) and critic (observation → value) MLPs.
 
     The two networks share no parameters; each of their layers is stored as a stacked pair (``weights[0]`` the
@@ -71,6 +148,8 @@ class ActorCritic(nn.Module):
 
     ``hidden`` is each hidden layer's width, ``layers`` the number of hidden layers, ``activation`` tanh or ReLU.
     """
+
+    actor: "_Head"
 
     def __init__(
         self,
@@ -120,14 +199,16 @@ class ActorCritic(nn.Module):
         return self(observations)[1]  # type: ignore[no-any-return]
 
     def act(self, observations: Float[Tensor, " B *obs"], uniform: Float[Tensor, " B"]) -> PolicyStep:
-        """Sample actions (one uniform number per row), with their log-probabilities and the values."""
+        """Sample actions (one uniform number per row, :func:`sample_categorical`), with their log-probabilities
+        and the values."""
         logits, values = self(observations)
         actions = sample_categorical(logits, uniform)
         return PolicyStep(actions, categorical_log_prob(logits, actions), values)
 
     def greedy(self, observations: Float[Tensor, " B *obs"]) -> Int[Tensor, " B"]:
-        """``argmax_a π(a|s)``: the evaluation policy."""
-        return self.logits(observations).argmax(dim=-1)
+        """``argmax_a π(a|s)``: the evaluation policy (:func:`greedy_actions`, which raises
+        :class:`~typedrl.errors.InputError` for logits without a distribution, e.g. NaN weights)."""
+        return greedy_actions(self.logits(observations))
 
 
 class _Head(nn.Module):

@@ -8,6 +8,7 @@ from beartype import BeartypeConf, beartype
 from jaxtyping import Bool, Float, jaxtyped
 from torch import Tensor
 
+from typedrl._validate import unit_interval
 from typedrl.errors import HyperparameterError, InputError
 
 __all__ = ["TrajectoryBatch"]
@@ -20,7 +21,8 @@ class TrajectoryBatch:
 
     All tensors are shaped ``[T]`` or ``[T, *batch]`` (usually ``[T, N]``: ``N`` environments), share ``rewards``'
     dtype and device, and the shapes are bound across fields when the batch is built. ``gamma`` is one discount
-    in ``[0, 1]`` or one per step, shaped like ``rewards``. Meanings (conventions page, docs/conventions.md):
+    in ``[0, 1]`` (a float, not a bool) or one per step, shaped like ``rewards``. Meanings (conventions page,
+    docs/conventions.md):
 
     * ``rewards[t]``: what ``env.step(a_t)`` returned;  ``values[t] = V(s_t)``;
     * ``next_values[t] = V'_t = V(s_{t+1})``, the value of the observation step ``t`` produced (the episode's
@@ -58,9 +60,11 @@ class TrajectoryBatch:
             if bool(outside.any()):
                 index = [int(i) for i in torch.nonzero(outside)[0]]
                 got = float(self.gamma[tuple(index)])
-                raise HyperparameterError(f"TrajectoryBatch: gamma{index} is {got!r}; expected a float in [0, 1]")
-        elif not 0.0 <= self.gamma <= 1.0:
-            raise HyperparameterError(f"TrajectoryBatch: gamma is {self.gamma!r}; expected a float in [0, 1]")
+                raise HyperparameterError(
+                    f"TrajectoryBatch: gamma{index} is {got!r}; expected every discount in [0, 1]"
+                )
+        else:
+            unit_interval("TrajectoryBatch", "gamma", self.gamma, error=HyperparameterError)
 
     @property
     def done(self) -> Bool[Tensor, " T *batch"]:

@@ -67,7 +67,7 @@ def _per_trajectory(batch: TrajectoryBatch, compute: Callable[[_Column], list[fl
     rewards, values, next_values = numbers(batch.rewards), numbers(batch.values), numbers(batch.next_values)
     terminated, truncated = flags(batch.terminated), flags(batch.truncated)
     gammas: list[float] | list[list[float]] = (
-        numbers(batch.gamma) if isinstance(batch.gamma, Tensor) else [batch.gamma] * count
+        numbers(batch.gamma) if isinstance(batch.gamma, Tensor) else [float(batch.gamma)] * count
     )
     results = [
         compute(_Column(rewards[n], values[n], next_values[n], terminated[n], truncated[n], gammas[n]))
@@ -195,7 +195,7 @@ def assert_matches_reference(
         batch.next_values,
         batch.terminated,
         batch.truncated,
-        gamma=batch.gamma,
+        gamma=batch.gamma if isinstance(batch.gamma, Tensor) else float(batch.gamma),
         lam=lam,
     )
     if not isinstance(got, Tensor):

@@ -5,6 +5,14 @@ so a failing property shrinks to a minimal example: few steps, zero rewards and 
 that matter. Hypothesis holds only a few kilobytes per example, so larger batches (long horizons, many
 environments) are filled from a ``torch.Generator`` whose seed hypothesis draws: just as reproducible, but
 they shrink only in size and seed.
+
+Numbers are finite unless asked otherwise (``allow_nan``, ``allow_infinity``): the return math is defined on
+non-finite input too (a NaN or inf that a zero coefficient multiplies is never read), but most properties,
+linearity for one, hold only for finite numbers. Discounts are exactly 0 or at least ``1/60000`` (per-step) and
+``λ`` any float in ``[0, 1]``: typedrl's float32 kernels keep a nonzero ``γ``, ``λ`` or ``γ·λ`` nonzero even
+below float32's subnormal range, so float32 results and the float64 specification agree on which coefficients
+are zero, and so on where a NaN or inf is read. A candidate that rounds ``λ = 1e-300`` to float32 ``0`` reads
+less than the specification, and fails on batches with non-finite numbers.
 """
 
 import math
@@ -58,6 +66,21 @@ def _flags(raw: bytes, probability: float) -> Tensor:
     return _codes(raw, torch.uint8) >= 256.0 * (1.0 - probability)
 
 
+_NON_FINITE_FROM = 224  # one byte per number when non-finite numbers are allowed: codes from here up (1 in 8)
+
+
+def _replace(numbers: Tensor, replaced: Tensor, which: Tensor, specials: tuple[float, ...]) -> Tensor:
+    """``numbers`` with ``specials[which % len(specials)]`` wherever ``replaced`` is set."""
+    table = torch.tensor(specials, dtype=torch.float64)
+    return torch.where(replaced, table[which.long() % len(specials)], numbers)
+
+
+def _decoded_non_finite(numbers: Tensor, raw: bytes, specials: tuple[float, ...]) -> Tensor:
+    """One byte per number: codes from 224 up (1 in 8) replace it by a special; zero bytes keep every number."""
+    codes = _codes(raw, torch.uint8)
+    return _replace(numbers, codes >= _NON_FINITE_FROM, codes, specials)
+
+
 def _discounts(raw: bytes) -> Tensor:
     """Unsigned 16-bit codes scaled to ``[0, 1]``, about 8% of them exactly ``1.0``; zero bytes decode to ``0.0``."""
     return (_codes(raw, torch.int16) % 65536 / _GAMMA_ONE_FROM).clamp(max=1.0)
@@ -80,6 +103,8 @@ def trajectory_batches(
     gamma: float | None = None,
     per_step_gamma: bool | None = False,
     consistent_values: bool = False,
+    allow_nan: bool = False,
+    allow_infinity: bool = False,
 ) -> st.SearchStrategy[TrajectoryBatch]:
     """Batches of consistent trajectories (:class:`TrajectoryBatch`), time-major ``[T]`` or ``[T, N]``, on the CPU.
 
@@ -97,6 +122,9 @@ def trajectory_batches(
     * ``consistent_values=True`` makes ``values[t+1] == next_values[t]`` wherever ``done[t]`` is false (what a
       critic evaluated on the rollout's own observations gives): then ``gae(λ=1) + values`` equals the
       bootstrapped ``discounted_returns`` exactly in real arithmetic.
+    * ``allow_nan`` and ``allow_infinity`` put NaN, ``+inf`` and ``−inf`` (those allowed) in place of about one
+      in eight rewards, values and next values, each independently; they shrink back to finite numbers. Off by
+      default: batches are finite.
     """
     if min_horizon < 0 or max_horizon < min_horizon or (horizon is not None and horizon < 0):
         raise InvalidArgument(
@@ -139,6 +167,7 @@ def trajectory_batches(
             gamma=gamma,
             per_step_gamma=per_step_gamma,
             consistent_values=consistent_values,
+            specials=((math.nan,) if allow_nan else ()) + ((math.inf, -math.inf) if allow_infinity else ()),
         )
     )
 
@@ -162,6 +191,7 @@ class _Plan:
     gamma: float | None
     per_step_gamma: bool | None
     consistent_values: bool
+    specials: tuple[float, ...]  # the non-finite numbers allowed: NaN, inf, -inf, or none
 
 
 # rewards, values, next values, terminated, truncated, per-step discounts (or None); all flat, float64 or bool
@@ -172,10 +202,14 @@ def _decoded(draw: st.DrawFn, plan: _Plan, size: int, stepwise: bool) -> _Fields
     def raw(width: int) -> bytes:
         return draw(st.binary(min_size=width * size, max_size=width * size))
 
+    def numbers(bound: float) -> Tensor:
+        finite = _numbers(raw(2), bound)
+        return _decoded_non_finite(finite, raw(1), plan.specials) if plan.specials else finite
+
     return (
-        _numbers(raw(2), plan.reward_bound),
-        _numbers(raw(2), plan.value_bound),
-        _numbers(raw(2), plan.value_bound),
+        numbers(plan.reward_bound),
+        numbers(plan.value_bound),
+        numbers(plan.value_bound),
         _flags(raw(1), plan.terminated_probability),
         _flags(raw(1), plan.truncated_probability),
         _discounts(raw(2)) if stepwise else None,
@@ -188,13 +222,20 @@ def _seeded(seed: int, plan: _Plan, size: int, stepwise: bool) -> _Fields:
     def uniform() -> Tensor:
         return torch.rand(size, generator=generator, dtype=torch.float64)
 
+    def numbers(bound: float) -> Tensor:
+        finite = (uniform() * 2 - 1) * bound
+        if not plan.specials:
+            return finite
+        which = torch.randint(0, len(plan.specials), (size,), generator=generator)
+        return _replace(finite, uniform() < 1 / 8, which, plan.specials)
+
     discounts = None
     if stepwise:  # with the endpoints 1 and 0 mixed in, as the decoded ones have them
         discounts = torch.where(uniform() < 0.08, 1.0, torch.where(uniform() < 0.02, 0.0, uniform()))
     return (
-        (uniform() * 2 - 1) * plan.reward_bound,
-        (uniform() * 2 - 1) * plan.value_bound,
-        (uniform() * 2 - 1) * plan.value_bound,
+        numbers(plan.reward_bound),
+        numbers(plan.value_bound),
+        numbers(plan.value_bound),
         uniform() < plan.terminated_probability,
         uniform() < plan.truncated_probability,
         discounts,
