@@ -93,12 +93,16 @@ def test_a_failed_run_keeps_the_last_good_log_and_checkpoint(tmp_path: Path) -> 
         modules={"model": algorithm.model},
         optimizers={"optimizer": algorithm.optimizer},
         config=dict(checkpoint.config),
-        progress={"done": 4, "env_steps": 4 * 256, "train_seconds": 1.0},
-        extra={"algorithm": {**dict(checkpoint.extra["algorithm"]), "updates_done": 4, "env_steps": 4 * 256}},
+        progress={"done": 4, "env_steps": 4 * 256, "train_seconds": 1.0, "evaluated_at": 4},
+        extra={
+            **dict(checkpoint.extra),
+            "algorithm": {**dict(checkpoint.extra["algorithm"]), "updates_done": 4, "env_steps": 4 * 256},
+            "finished": False,
+        },
     )
     before = checkpoint_path.read_bytes()
     with pytest.raises(
-        TrainingError, match=r"^update 5: Rollout: log_probs\[\d+, \d+\] is nan; expected a finite float$"
+        TrainingError, match=r"^update 5: sample_categorical: logits\[0\] has a NaN; expected finite logits"
     ):
         train(config, out_dir=tmp_path, resume=True, quiet=True)
     assert checkpoint_path.read_bytes() == before

@@ -436,3 +436,12 @@ def test_moving_to_a_device_this_torch_lacks_is_a_typed_error() -> None:
         rollout.to("cuda")
     assert str(caught.value) == "Rollout.to: device is 'cuda', but this torch sees no CUDA device; use 'cpu'"
     assert rollout.to("cpu").horizon == rollout.horizon
+
+
+def test_advantages_that_overflow_are_a_rollout_error_naming_the_step() -> None:
+    fields = rollout_fields()
+    fields["rewards"] = torch.full_like(fields["rewards"], 3e38)
+    fields["terminated"] = torch.zeros_like(fields["terminated"])
+    fields["truncated"] = torch.zeros_like(fields["truncated"])
+    with pytest.raises(RolloutError, match=r"^Rollout.to_actor_critic_sample: advantages\[\d+, \d+\] is inf \(GAE"):
+        Rollout(**fields).to_actor_critic_sample(gamma=1.0, lam=1.0)

@@ -6,7 +6,7 @@ for an object of the wrong kind), so ``except ValueError`` keeps working in code
 Messages say **where** (the function, record or environment call), **what** (the argument or field), and
 **expected versus got**, for example::
 
-    gae: gamma is 1.5; expected a float in [0, 1]
+    gae: gamma is 1.5; expected a finite real number in [0, 1]
 
 Shape errors from the runtime checker (switched on by default, see :mod:`typedrl.checks`) come from jaxtyping
 and beartype, and name the argument and the bound dimensions; they are not subclasses of :class:`TypedRLError`

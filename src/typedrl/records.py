@@ -320,13 +320,24 @@ class Rollout:
         """Advantages and value targets, flattened time-major to ``B = T·N`` (row ``t·N + n`` is ``[t, n]``).
 
         ``advantages``: :func:`~typedrl.gae` (truncation bootstrapped from ``next_values``), then z-scored by
-        :func:`~typedrl.normalize_advantages` (population std, never NaN). ``returns``: the λ-returns
-        ``G^λₜ = Aₜ + Vₜ`` of the **unnormalized** advantages (equal to :func:`~typedrl.lambda_returns`, without
-        a second GAE pass). Every field is detached: a sample is training data.
+        :func:`~typedrl.normalize_advantages` (population std). ``returns``: the λ-returns ``G^λₜ = Aₜ + Vₜ`` of
+        the **unnormalized** advantages (equal to :func:`~typedrl.lambda_returns`, without a second GAE pass).
+        Every field is detached: a sample is training data.
+
+        Raises:
+            RolloutError: the advantages overflow the dtype (finite rewards and values can sum past float32's
+                range); the message names the step and the environment.
         """
         advantages = gae(
             self.rewards, self.values, self.next_values, self.terminated, self.truncated, gamma=gamma, lam=lam
         )
+        bad = ~torch.isfinite(advantages)
+        if bool(bad.any()):
+            index, value = _first_bad(advantages, bad)
+            raise RolloutError(
+                f"Rollout.to_actor_critic_sample: advantages[{index}] is {value} (GAE overflowed "
+                f"{advantages.dtype}); expected finite values"
+            )
         values = self.values.detach()
         returns = advantages + values
         batch = self.horizon * self.n_envs

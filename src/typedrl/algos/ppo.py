@@ -147,7 +147,7 @@ class PPO:
             with torch.no_grad():
                 rollout = self.collector.collect()
             sample = rollout.to_actor_critic_sample(gamma=config.gamma, lam=config.lam)
-        except RolloutError as error:  # e.g. the critic produced NaN values: say which update
+        except (RolloutError, InputError) as error:  # e.g. NaN logits or values from the networks: say which update
             raise TrainingError(f"update {update}: {error}") from error
 
         model.train()

@@ -22,7 +22,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from typedrl._spaces import read_spaces
 from typedrl.algos.ppo import resolve_device, training_env
 from typedrl.config import ReinforceConfig
-from typedrl.errors import TrainingError
+from typedrl.errors import InputError, TrainingError
 from typedrl.policies import categorical_entropy, categorical_log_prob, mlp, sample_categorical
 from typedrl.returns import discounted_returns
 
@@ -118,7 +118,10 @@ class Reinforce:
     def epoch(self) -> EpochStats:
         """Play one epoch of whole episodes and take one policy-gradient step."""
         epoch = self.epochs_done + 1
-        observations, actions, rewards_np, terminated_np, truncated_np, recorded_np = self._play()
+        try:
+            observations, actions, rewards_np, terminated_np, truncated_np, recorded_np = self._play()
+        except InputError as error:  # e.g. NaN logits from the network: say which epoch
+            raise TrainingError(f"epoch {epoch}: {error}") from error
         rewards = torch.from_numpy(rewards_np).to(self.device)
         terminated = torch.from_numpy(terminated_np).to(self.device)
         truncated = torch.from_numpy(truncated_np).to(self.device)
