@@ -1,13 +1,13 @@
-"""Build the compiled recurrence kernels (``typedrl._kernels``); all other metadata lives in pyproject.toml."""
+"""Build the compiled recurrence kernel (``typedrl._recurrence._cpu``); all other metadata lives in pyproject.toml."""
 
 from setuptools import Extension, setup
 
 setup(
     ext_modules=[
         Extension(
-            "typedrl._kernels",
-            sources=["src/typedrl/_kernels.c"],
-            depends=["src/typedrl/_kernels_impl.h"],
+            "typedrl._recurrence._cpu",
+            sources=["src/typedrl/_recurrence/_cpu.c"],
+            depends=["src/typedrl/_recurrence/_cpu_impl.h"],
             extra_compile_args=["-O3", "-fno-math-errno", "-std=c11"],
         )
     ]

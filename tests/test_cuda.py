@@ -1,8 +1,7 @@
-"""The non-CPU paths: CUDA tensors against the CPU results, and the portable torch loop against the C kernel.
+"""CUDA tensors against the CPU results: the Triton kernel (or the torch loop without Triton) on a GPU.
 
-The CUDA tests are marked ``cuda`` and skip without a device. The torch loop (``typedrl._device.torch_loop``)
-is the fallback on any device without the Triton kernel; it runs on CPU tensors too, so it is tested here on
-every machine.
+The tests are marked ``cuda`` and skip without a device. The portable torch loop runs on CPU tensors too: it is
+tested on every machine in test_recurrence.py.
 """
 
 from collections.abc import Callable
@@ -14,16 +13,7 @@ from hypothesis import strategies as st
 from torch import Tensor
 
 import typedrl
-from typedrl import _device
-from typedrl.returns import _KIND_GAE, _KIND_RETURNS
-from typedrl.testing import (
-    TrajectoryBatch,
-    assert_close_to_reference,
-    lams,
-    reference_discounted_returns,
-    reference_gae,
-    trajectory_batches,
-)
+from typedrl.testing import TrajectoryBatch, assert_close_to_reference, lams, trajectory_batches
 
 requires_cuda = pytest.mark.skipif(
     not torch.cuda.is_available(), reason="needs a CUDA device: torch.cuda.is_available() is False"
@@ -198,97 +188,3 @@ def test_cuda_mixed_devices_are_an_input_error() -> None:
     with pytest.raises(typedrl.InputError) as caught:
         typedrl.gae(rewards, rewards.cpu(), rewards, flags, flags, gamma=0.9, lam=0.9)
     assert str(caught.value) == f"gae: values is on cpu; expected {rewards.device} (as rewards)"
-
-
-# The portable torch loop, on CPU tensors, against the C kernel.
-
-
-@settings(max_examples=60)
-@given(
-    batch=trajectory_batches(max_horizon=40, batched=None, max_envs=70, per_step_gamma=None, dtype=None),
-    lam=lams(),
-)
-def test_torch_loop_gae_equals_the_c_kernel(batch: TrajectoryBatch, lam: float) -> None:
-    b = batch
-    scalar, gammas = (0.0, b.gamma) if isinstance(b.gamma, Tensor) else (float(b.gamma), None)
-    got = _device.torch_loop(
-        _KIND_GAE, b.rewards, b.values, b.next_values, b.terminated, b.truncated, scalar, gammas, lam
-    )
-    expected = typedrl.gae(b.rewards, b.values, b.next_values, b.terminated, b.truncated, gamma=b.gamma, lam=lam)
-    assert got.dtype == b.rewards.dtype
-    assert_close_to_reference(got, expected.double(), rtol=1e-9 if got.dtype == torch.float64 else 1e-5)
-
-
-@settings(max_examples=60)
-@given(
-    batch=trajectory_batches(max_horizon=40, batched=None, max_envs=70, per_step_gamma=None, dtype=None),
-    bootstrap=st.booleans(),
-)
-def test_torch_loop_returns_equal_the_c_kernel(batch: TrajectoryBatch, bootstrap: bool) -> None:
-    b = batch
-    scalar, gammas = (0.0, b.gamma) if isinstance(b.gamma, Tensor) else (float(b.gamma), None)
-    next_values = b.next_values if bootstrap else None
-    got = _device.torch_loop(
-        _KIND_RETURNS, b.rewards, None, next_values, b.terminated, b.truncated, scalar, gammas, 0.0
-    )
-    expected = typedrl.discounted_returns(b.rewards, b.terminated, b.truncated, gamma=b.gamma, next_values=next_values)
-    assert got.dtype == b.rewards.dtype
-    assert_close_to_reference(got, expected.double(), rtol=1e-9 if got.dtype == torch.float64 else 1e-5)
-
-
-def test_device_recurrence_on_cpu_tensors_uses_the_torch_loop() -> None:
-    # Off CUDA there is no Triton launch: the dispatcher must fall back to the loop and give the kernel's result.
-    generator = torch.Generator().manual_seed(3)
-    rewards, values, next_values = (torch.randn(9, 3, generator=generator, dtype=torch.float64) for _ in range(3))
-    terminated = torch.rand(9, 3, generator=generator) < 0.2
-    truncated = torch.rand(9, 3, generator=generator) < 0.2
-    got = _device.recurrence(_KIND_GAE, rewards, values, next_values, terminated, truncated, 0.9, None, 0.8)
-    expected = typedrl.gae(rewards, values, next_values, terminated, truncated, gamma=0.9, lam=0.8)
-    assert_close_to_reference(got, expected, rtol=1e-12)
-
-
-def test_triton_available_is_a_bool() -> None:
-    assert isinstance(_device.triton_available(), bool)
-
-
-# The torch loop on non-finite numbers: against the specification itself.
-
-
-@settings(max_examples=60)
-@given(
-    batch=trajectory_batches(
-        max_horizon=40,
-        batched=None,
-        max_envs=70,
-        per_step_gamma=None,
-        dtype=None,
-        allow_nan=True,
-        allow_infinity=True,
-        terminated_probability=0.3,
-    ),
-    lam=lams(),
-    bootstrap=st.booleans(),
-)
-def test_torch_loop_equals_the_spec_on_non_finite_numbers(batch: TrajectoryBatch, lam: float, bootstrap: bool) -> None:
-    b = batch
-    scalar, gammas = (0.0, b.gamma) if isinstance(b.gamma, Tensor) else (float(b.gamma), None)
-    rtol = 1e-9 if b.rewards.dtype == torch.float64 else 1e-4
-    got = _device.torch_loop(
-        _KIND_GAE, b.rewards, b.values, b.next_values, b.terminated, b.truncated, scalar, gammas, lam
-    )
-    assert_close_to_reference(got, reference_gae(b, lam=lam), rtol=rtol, label="gae")
-    next_values = b.next_values if bootstrap else None
-    got = _device.torch_loop(_KIND_RETURNS, b.rewards, None, next_values, b.terminated, b.truncated, scalar, gammas, 0)
-    assert_close_to_reference(got, reference_discounted_returns(b, bootstrap=bootstrap), rtol=rtol, label="returns")
-
-
-def test_torch_loop_keeps_a_nonzero_coefficient_that_underflows_float32() -> None:
-    rewards = torch.tensor([1.0, float("inf")])
-    zeros = torch.zeros(2)
-    no = torch.zeros(2, dtype=torch.bool)
-    got = _device.torch_loop(_KIND_GAE, rewards, zeros, zeros, no, no, 1e-30, None, 1e-30)
-    torch.testing.assert_close(got, torch.tensor([float("inf")] * 2), rtol=0, atol=0)
-    got = _device.torch_loop(_KIND_GAE, rewards, zeros, zeros, no, no, 0.0, torch.full((2,), 1e-30), 1e-30)
-    torch.testing.assert_close(got, torch.tensor([float("inf")] * 2), rtol=0, atol=0)
-    assert _device.smallest_subnormal(torch.float32) == 2.0**-149
-    assert _device.smallest_subnormal(torch.float64) == 2.0**-1074

@@ -784,3 +784,15 @@ def test_normalize_advantages_of_finite_extremes_is_finite() -> None:
     largest = torch.finfo(torch.float16).max
     got = typedrl.normalize_advantages(torch.tensor([largest, -largest], dtype=torch.float16))
     assert_exact(got, torch.tensor([1.0, -1.0], dtype=torch.float16))
+
+
+def test_per_step_discounts_are_range_checked_as_given_not_after_rounding() -> None:
+    """1 + 1e-12 and -1e-50 in float64 round to 1 and -0 in float32; the spec refuses them, and so does gae."""
+    ones, zeros = torch.ones(3), torch.zeros(3)
+    flags = torch.zeros(3, dtype=torch.bool)
+    for bad in (1 + 1e-12, -1e-50):
+        gamma = torch.full((3,), bad, dtype=torch.float64)
+        with pytest.raises(HyperparameterError, match=r"^gae: gamma\[0\] is "):
+            typedrl.gae(ones, zeros, zeros, flags, flags, gamma=gamma, lam=1.0)
+        with pytest.raises(HyperparameterError, match=r"^td_errors: gamma\[0\] is "):
+            typedrl.td_errors(ones, zeros, zeros, flags, gamma=gamma)

@@ -1,4 +1,8 @@
-"""The small argument checks every public entry point shares: real numbers, integers, the unit interval, devices.
+"""The small argument checks every public entry point shares, and the helpers behind them.
+
+Checks: real numbers, integers, the unit interval (one number, or every element of an array), devices. Helpers:
+the first true element of a mask, the population mean and standard deviation, and one walk over plain nested
+data (dicts, lists, tuples) for the checks and conversions of configs, logs and checkpoints.
 
 One rule for what a number is, everywhere: a Python ``int`` or ``float`` or a numpy integer or floating scalar
 (anything registered as :class:`numbers.Real`), but never a ``bool`` or ``numpy.bool_`` (a flag is not a count
@@ -6,21 +10,41 @@ or a rate). Each check raises the error class its caller names, with the message
 ``WHERE: NAME is VALUE; expected ...``; a value of the wrong *type* says its type, so a user can tell a wrong
 kind of argument from a number out of range.
 
-No torch or numpy at import: :mod:`typedrl.spec` uses these checks and stays free of both.
+No torch or numpy at import: :mod:`typedrl.spec` uses these checks and stays free of both. The array helpers
+take a numpy array or a torch tensor and use only what the two have in common.
 """
 
 import math
 import re
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral, Real
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from typedrl.errors import TypedRLError
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
     import torch
 
-__all__ = ["brief_repr", "describe", "device", "integer", "is_integer", "is_real", "real", "unit_interval"]
+__all__ = [
+    "article",
+    "brief_repr",
+    "describe",
+    "device",
+    "first_true",
+    "integer",
+    "is_integer",
+    "is_real",
+    "map_nested",
+    "population_stats",
+    "real",
+    "unit_interval",
+    "unit_interval_elements",
+]
+
+# A numpy array or a torch tensor; each function is checked for both.
+Array = TypeVar("Array", "npt.NDArray[Any]", "torch.Tensor")
 
 
 def is_real(value: object) -> bool:
@@ -71,6 +95,27 @@ def unit_interval(where: str, name: str, value: object, *, error: type[TypedRLEr
     return real(where, name, value, error=error, low=0.0, high=1.0)
 
 
+def unit_interval_elements(where: str, name: str, values: Array, *, each: str, error: type[TypedRLError]) -> None:
+    """Raise ``error`` unless every element of ``values`` (a numpy array or a torch tensor) is in ``[0, 1]``.
+
+    The message names the first element outside (NaN is outside), e.g.
+    ``gae: gamma[2] is 1.5; expected every discount in [0, 1]`` for ``each="discount"``.
+    """
+    outside = ~((values >= 0) & (values <= 1))
+    if bool(outside.any()):
+        index = first_true(outside)
+        raise error(f"{where}: {name}{list(index)} is {float(values[index])!r}; expected every {each} in [0, 1]")
+
+
+def first_true(mask: Array) -> tuple[int, ...]:
+    """The index of the first true element of ``mask`` in row-major order: a numpy array or a torch tensor of at
+    least one dimension that has a true element (a CUDA tensor syncs to find it)."""
+    found = mask.nonzero()
+    if isinstance(found, tuple):  # numpy: one array of indices per axis
+        return tuple(int(axis[0]) for axis in found)
+    return tuple(int(i) for i in found[0])  # torch: one row of indices per true element
+
+
 def integer(
     where: str, name: str, value: object, *, error: type[TypedRLError], minimum: int = 0, maximum: int | None = None
 ) -> int:
@@ -109,7 +154,52 @@ def device(where: str, value: object, *, error: type[TypedRLError]) -> "torch.de
         raise error(f"{where}: device is {str(value)!r}, but MPS is not available; use 'cpu'")
     elif parsed.type not in ("cpu", "cuda", "mps"):
         raise error(f"{where}: device is {str(value)!r}; expected 'cpu', 'cuda' or 'mps'")
+    if parsed.type == "cpu":  # torch has one CPU device: "cpu:1" means it, and torch.load refuses the index
+        return torch.device("cpu")
     return parsed
+
+
+def population_stats(values: Sequence[float]) -> tuple[float, float]:
+    """The mean and the population standard deviation of one or more numbers, each sum exactly rounded.
+
+    ``mean = Σxᵢ / n``,  ``std = sqrt(Σ(xᵢ − mean)² / n)``.
+    """
+    count = len(values)
+    mean = math.fsum(values) / count
+    return mean, math.sqrt(math.fsum((value - mean) ** 2 for value in values) / count)
+
+
+def map_nested(
+    data: object,
+    leaf: Callable[[str, object], object],
+    *,
+    where: str = "",
+    key: Callable[[str, object], None] | None = None,
+    dotted: bool = False,
+    atoms: tuple[type, ...] = (),
+) -> Any:
+    """``data`` rebuilt with ``leaf(path, item)`` in place of every item that is not a mapping, list or tuple.
+
+    Mappings become dicts and lists and tuples lists, walked depth first in order; ``key(path, k)``, if given,
+    sees each key of a mapping at ``path`` before its value. ``atoms`` are leaves even where they are tuples (such
+    as ``torch.Size``). ``path`` names the item from ``where``: ``where[0]`` for an element of a list,
+    ``where['k']`` for a mapping's value (``where.k`` if ``dotted``, as JSON paths are written). A check raises
+    from ``leaf`` or ``key``; a conversion returns the new item.
+    """
+    if isinstance(data, Mapping):
+        rebuilt = {}
+        for name, item in data.items():
+            if key is not None:
+                key(where, name)
+            path = f"{where}.{name}" if dotted else f"{where}[{name!r}]"
+            rebuilt[name] = map_nested(item, leaf, where=path, key=key, dotted=dotted, atoms=atoms)
+        return rebuilt
+    if isinstance(data, list | tuple) and not isinstance(data, atoms):
+        return [
+            map_nested(item, leaf, where=f"{where}[{index}]", key=key, dotted=dotted, atoms=atoms)
+            for index, item in enumerate(data)
+        ]
+    return leaf(where, data)
 
 
 def brief_repr(value: object, *, limit: int = 40) -> str:

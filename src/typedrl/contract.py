@@ -43,7 +43,7 @@ import numpy.typing as npt
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from typedrl._validate import article, brief_repr, describe, is_real
+from typedrl._validate import article, brief_repr, describe, first_true, is_integer, is_real
 from typedrl.errors import ContractViolation, HyperparameterError, InputError
 
 __all__ = ["Contract", "ContractOptions", "ContractWarning", "StepResult"]
@@ -381,7 +381,7 @@ class _RewardCheck:
             return None
         if self.num_envs is None:
             return _Problem(None, "reward", _text(reward), self.expected)
-        first = int(np.flatnonzero(bad)[0])
+        (first,) = first_true(bad)
         return _Problem(first, "reward", _text(np.asarray(reward)[first]), self.expected)
 
 
@@ -434,8 +434,9 @@ class Contract:
     ) -> None:
         if on_violation not in ("raise", "warn"):
             raise HyperparameterError(f"Contract: on_violation is {on_violation!r}; expected 'raise' or 'warn'")
-        if num_envs is not None and (isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1):
+        if num_envs is not None and (not is_integer(num_envs) or num_envs < 1):
             raise HyperparameterError(f"Contract: num_envs is {num_envs!r}; expected None or an int >= 1")
+        num_envs = None if num_envs is None else int(num_envs)  # a numpy integer becomes a plain int
         if reward_range is not None and not reward_range[0] <= reward_range[1]:
             raise HyperparameterError(f"Contract: reward_range is {reward_range!r}; expected (low, high), low <= high")
         try:
@@ -687,7 +688,7 @@ class Contract:
     def _both_problem(self, terminated: Any, truncated: Any) -> _Problem | None:
         if not self.reject_terminated_and_truncated or not self._both_true(terminated, truncated):
             return None
-        env_index = None if self._flags_shape is None else int(np.flatnonzero(self._both)[0])
+        env_index = None if self._flags_shape is None else first_true(self._both)[0]
         expected = "at most one of terminated and truncated true (reject_terminated_and_truncated=True)"
         return _Problem(env_index, "truncated", "True while terminated is True", expected)
 
@@ -720,7 +721,7 @@ class Contract:
             done = np.asarray(terminated) | np.asarray(truncated)
             without = done if finished is _MISSING else done & ~np.asarray(finished)
             if without.any():
-                env_index = int(np.flatnonzero(without)[0])
+                (env_index,) = first_true(without)
                 expected = "a final observation for every done sub-environment (autoreset mode SAME_STEP)"
                 if finished is _MISSING:
                     return _Problem(env_index, "info['final_obs']", "missing", expected)

@@ -13,8 +13,8 @@ depend on it and stays non-finite there. This is :mod:`typedrl.spec`'s rule, and
 spec on every input, non-finite ones included. ``γ`` and ``λ`` are zero or not as given: a nonzero ``γₜ·λ``
 that would underflow in float32 still reads what it multiplies.
 
-GAE and the returns are backward linear recurrences ``aₜ = dₜ + cₜ · aₜ₊₁``. On the CPU they run in a small
-compiled kernel (``typedrl._kernels``: one pass, no Python loop over time); on CUDA in one Triton kernel launch
+GAE and the returns are backward linear recurrences ``aₜ = dₜ + cₜ · aₜ₊₁`` (``typedrl._recurrence``). On the
+CPU they run in a small compiled kernel (one pass, no Python loop over time); on CUDA in one Triton kernel launch
 per call when Triton is available, else a torch loop over time. They are targets, not differentiable
 functions: no gradient flows through :func:`gae`, :func:`lambda_returns` or :func:`discounted_returns`.
 
@@ -29,8 +29,9 @@ import torch
 from jaxtyping import Bool, Float
 from torch import Tensor
 
-from typedrl import _kernels
-from typedrl._validate import unit_interval
+from typedrl import _recurrence
+from typedrl._recurrence import Inputs, Kind, on_cpu, smallest_subnormal
+from typedrl._validate import first_true, unit_interval, unit_interval_elements
 from typedrl.checks import checked
 from typedrl.errors import HyperparameterError, InputError
 
@@ -40,20 +41,14 @@ __all__ = ["discounted_returns", "gae", "lambda_returns", "normalize_advantages"
 # checks with their own message.
 RealScalar: TypeAlias = float | np.floating[Any] | np.integer[Any]
 
-_KIND_GAE = 0
-_KIND_RETURNS = 1
 _KERNEL_DTYPES = (torch.float32, torch.float64)
+# The kinds as globals: loading an enum member as Kind.GAE costs 0.1 µs a call on the fast path, a global far less.
+_GAE, _RETURNS = Kind.GAE, Kind.RETURNS
 
 
 def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
     """The dtype the math runs in: float32 for the half types, else the dtype itself."""
     return dtype if dtype in _KERNEL_DTYPES else torch.float32
-
-
-def _smallest(dtype: torch.dtype) -> float:
-    """The smallest positive number of ``dtype``: where a nonzero ``γ`` or ``γ·λ`` that would underflow is kept."""
-    info = torch.finfo(dtype)
-    return info.smallest_normal * info.eps
 
 
 def _check_dense(where: str, name: str, tensor: Tensor) -> None:
@@ -105,15 +100,12 @@ def _check_gamma(where: str, gamma: RealScalar | Tensor, rewards: Tensor) -> tup
     if not gamma.is_floating_point():
         raise InputError(f"{where}: gamma has dtype {gamma.dtype}; expected a floating dtype")
     _check_like(where, "gamma", gamma, rewards, flag=False, dtype=False)
+    # The range is checked on the discounts as given: rounding to a narrower dtype could carry 1 + 1e-12 to 1
+    # or -1e-50 to 0 (the spec, on the same numbers, refuses both).
+    unit_interval_elements(where, "gamma", gamma, each="discount", error=HyperparameterError)
     given, gamma = gamma, gamma.to(_compute_dtype(rewards.dtype))
     if given.dtype.itemsize > gamma.dtype.itemsize:  # narrowed: a nonzero discount must stay nonzero
-        gamma = torch.where((gamma == 0) & (given != 0), _smallest(gamma.dtype), gamma)
-    outside = ~((gamma >= 0) & (gamma <= 1))  # NaN is outside
-    if bool(outside.any()):
-        index = tuple(int(i) for i in torch.nonzero(outside)[0])
-        raise HyperparameterError(
-            f"{where}: gamma{list(index)} is {float(gamma[index])!r}; expected every discount in [0, 1]"
-        )
+        gamma = torch.where((gamma == 0) & (given != 0), smallest_subnormal(gamma.dtype), gamma)
     return 0.0, gamma
 
 
@@ -138,9 +130,9 @@ def _readable(where: str, name: str, tensor: Tensor) -> Tensor:
     return tensor
 
 
-def _recurrence(
+def _check_and_run(
     where: str,
-    kind: int,
+    kind: Kind,
     rewards: Tensor,
     values: Tensor | None,
     next_values: Tensor | None,
@@ -151,7 +143,7 @@ def _recurrence(
     *,
     plus_values: bool = False,
 ) -> Tensor:
-    """Check the arguments and run ``aₜ = dₜ + cₜ aₜ₊₁`` backwards (see typedrl/_kernels.c for d and c).
+    """Check the arguments and run ``aₜ = dₜ + cₜ aₜ₊₁`` backwards (see :mod:`typedrl._recurrence` for d and c).
 
     ``plus_values`` adds ``values`` to the result in the compute dtype, before the one cast back (λ-returns).
     """
@@ -191,8 +183,8 @@ def _recurrence(
     except (AttributeError, RuntimeError):  # not a tensor, or a nested one: the named checks below say which
         fast = False
     if fast:
-        try:
-            out = _cpu_recurrence(kind, rewards, values, next_values, terminated, truncated, gamma, None, lam)  # type: ignore[arg-type]
+        try:  # straight to the C kernel, without the Inputs record (see on_cpu)
+            out = on_cpu(kind, rewards, values, next_values, terminated, truncated, gamma, lam)  # type: ignore[arg-type]
         except (RuntimeError, ValueError):  # a tensor whose memory cannot be read as is (sparse, no storage)
             pass
         else:
@@ -212,64 +204,20 @@ def _recurrence(
     def prepared(name: str, tensor: Tensor) -> Tensor:
         return _readable(where, name, tensor.detach().to(wide))
 
-    rewards_ = prepared("rewards", rewards)
-    values_ = None if values is None else prepared("values", values)
-    next_values_ = None if next_values is None else prepared("next_values", next_values)
-    terminated_ = _readable(where, "terminated", terminated)
-    truncated_ = _readable(where, "truncated", truncated)
-    gammas_ = None if gammas is None else prepared("gamma", gammas)
-
-    if rewards.is_cpu:  # the kernel writes a fresh tensor that autograd never sees: no no_grad() needed (~1 µs)
-        out = _cpu_recurrence(
-            kind, rewards_, values_, next_values_, terminated_, truncated_, scalar_gamma, gammas_, lam
-        )
-    else:
-        from typedrl import _device
-
-        with torch.no_grad():
-            out = _device.recurrence(
-                kind, rewards_, values_, next_values_, terminated_, truncated_, scalar_gamma, gammas_, lam
-            )
-    if plus_values and values_ is not None:
-        out.add_(values_)
-    return out.to(dtype)
-
-
-def _cpu_recurrence(
-    kind: int,
-    rewards: Tensor,
-    values: Tensor | None,
-    next_values: Tensor | None,
-    terminated: Tensor,
-    truncated: Tensor,
-    scalar_gamma: float,
-    gammas: Tensor | None,
-    lam: float,
-) -> Tensor:
-    rewards = rewards.contiguous()
-    values = None if values is None else values.contiguous()
-    next_values = None if next_values is None else next_values.contiguous()
-    terminated = terminated.contiguous()
-    truncated = truncated.contiguous()
-    gammas = None if gammas is None else gammas.contiguous()
-    out = torch.empty_like(rewards)  # rewards is contiguous here, so out is too
-    horizon = rewards.shape[0]
-    _kernels.recurrence(
+    operands = Inputs(  # prepared in argument order, so the first unreadable argument is the one named
         kind,
-        rewards.dtype is torch.float64,
-        out.data_ptr(),
-        rewards.data_ptr(),
-        None if values is None else values.data_ptr(),
-        None if next_values is None else next_values.data_ptr(),
-        terminated.data_ptr(),
-        truncated.data_ptr(),
-        None if gammas is None else gammas.data_ptr(),
-        scalar_gamma,
+        prepared("rewards", rewards),
+        None if values is None else prepared("values", values),
+        None if next_values is None else prepared("next_values", next_values),
+        _readable(where, "terminated", terminated),
+        _readable(where, "truncated", truncated),
+        scalar_gamma if gammas is None else prepared("gamma", gammas),
         lam,
-        horizon,
-        rewards.numel() // horizon if horizon else 0,
     )
-    return out
+    out = _recurrence.run(operands)
+    if plus_values and operands.values is not None:
+        out.add_(operands.values)
+    return out.to(dtype)
 
 
 @checked
@@ -305,7 +253,7 @@ def td_errors(
     scalar_gamma, gammas = _check_gamma(where, gamma, rewards)
     dtype, wide = rewards.dtype, _compute_dtype(rewards.dtype)
     if gammas is None:  # a nonzero gamma stays nonzero in the compute dtype, as in the kernels
-        discount: float | Tensor = 0.0 if scalar_gamma == 0.0 else max(scalar_gamma, _smallest(wide))
+        discount: float | Tensor = 0.0 if scalar_gamma == 0.0 else max(scalar_gamma, smallest_subnormal(wide))
         skip = terminated if scalar_gamma != 0.0 else torch.ones_like(terminated)
     else:
         discount, skip = gammas, terminated | (gammas == 0)
@@ -351,7 +299,7 @@ def gae(
     """
     if type(lam) is not float or not 0.0 <= lam <= 1.0:
         lam = unit_interval("gae", "lam", lam, error=HyperparameterError)
-    return _recurrence("gae", _KIND_GAE, rewards, values, next_values, terminated, truncated, gamma, lam)
+    return _check_and_run("gae", _GAE, rewards, values, next_values, terminated, truncated, gamma, lam)
 
 
 @checked
@@ -382,9 +330,9 @@ def lambda_returns(
     ``[0, 1]``.
     """
     lam = unit_interval("lambda_returns", "lam", lam, error=HyperparameterError)
-    return _recurrence(
+    return _check_and_run(
         "lambda_returns",
-        _KIND_GAE,
+        _GAE,
         rewards,
         values,
         next_values,
@@ -424,9 +372,7 @@ def discounted_returns(
     :class:`~typedrl.errors.HyperparameterError` for a ``gamma``, ``γₜ`` or ``lam`` that is not a real number in
     ``[0, 1]``.
     """
-    return _recurrence(
-        "discounted_returns", _KIND_RETURNS, rewards, None, next_values, terminated, truncated, gamma, 0.0
-    )
+    return _check_and_run("discounted_returns", _RETURNS, rewards, None, next_values, terminated, truncated, gamma, 0.0)
 
 
 @checked
@@ -458,9 +404,8 @@ def normalize_advantages(advantages: Float[Tensor, "*batch"]) -> Float[Tensor, "
     # advantage of 300 would), no underflow for tiny advantages, no overflow in the mean near the dtype's limit.
     scale = values.abs().amax()
     if not bool(scale.isfinite()):  # amax propagates NaN, so this finds NaN and ±inf alike
-        bad = torch.nonzero(~values.isfinite())[0]
-        index = [int(i) for i in bad]
-        raise InputError(f"{where}: advantages{index} is {float(values[tuple(index)])!r}; expected finite values")
+        index = first_true(~values.isfinite())
+        raise InputError(f"{where}: advantages{list(index)} is {float(values[index])!r}; expected finite values")
     varies = values.amax() > values.amin()
     scaled = values / torch.where(varies, scale, torch.ones_like(scale))
     centred = scaled - scaled.mean()

@@ -1,8 +1,8 @@
 """The Triton kernel for the backward recurrence on CUDA (imported only when Triton is installed).
 
 One launch per call: program ``p`` owns trajectories ``[p·BLOCK, (p+1)·BLOCK)`` and walks time backwards, so
-each element is read and written once. ``d`` and ``c`` are as in ``typedrl/_kernels.c``. Triton kernels are not
-typeable Python, so mypy skips this module (mypy.ini).
+each element is read and written once. ``d`` and ``c`` are the package's (:mod:`typedrl._recurrence`); the
+launch is ``_on_triton`` there. Triton kernels are not typeable Python, so mypy skips this module (mypy.ini).
 Integer arguments equal to 1 arrive as Python constants (Triton specialises them), hence ``tl.cast``.
 """
 
@@ -25,18 +25,20 @@ def recurrence_kernel(
     tiny,
     T,
     N,
-    KIND: tl.constexpr,
+    GAE: tl.constexpr,
     HAS_GAM: tl.constexpr,
     HAS_NV: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
-    # g0 is the scalar discount, gl the scalar coefficient g0 · λ (both zero only where exactly zero), tiny the
-    # smallest subnormal: see typedrl/_device.py. A coefficient that is exactly zero multiplies nothing, so every
-    # product a zero could meet is a tl.where, never a multiplication by 0.
+    # GAE is true for Kind.GAE, false for Kind.RETURNS. g0 is the scalar discount, gl the scalar coefficient
+    # g0 · λ (both zero only where exactly zero), tiny the smallest subnormal: see _on_triton. A coefficient that is
+    # exactly zero multiplies nothing, so every product a zero could meet is a tl.where, never a multiplication by 0.
     columns = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = columns < N
     zero = tl.zeros([BLOCK], dtype=r.dtype.element_ty)
-    if KIND == 1 and HAS_NV:
+    if GAE:
+        following = zero
+    elif HAS_NV:  # the returns' bootstrap a[T] = V'[T-1], read only where the last step is not done
         last = tl.cast(T - 1, tl.int64) * N + columns
         done_last = (tl.load(te + last, mask=mask, other=0) != 0) | (tl.load(tr + last, mask=mask, other=0) != 0)
         following = tl.where(done_last, zero, tl.load(nv + last, mask=mask, other=0.0))
@@ -49,7 +51,7 @@ def recurrence_kernel(
         done = term | (tl.load(tr + index, mask=mask, other=0) != 0)
         g = tl.load(gam + index, mask=mask, other=0.0) if HAS_GAM else zero + g0
         skip = term | (g == 0)
-        if KIND == 0:
+        if GAE:
             value = tl.load(v + index, mask=mask, other=0.0)
             bootstrap = tl.load(nv + index, mask=mask, other=0.0)
             d = reward + tl.where(skip, zero, g * bootstrap) - value

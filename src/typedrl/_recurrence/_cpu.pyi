@@ -1,3 +1,6 @@
+KIND_GAE: int
+KIND_RETURNS: int
+
 def recurrence(
     kind: int,
     double: bool,

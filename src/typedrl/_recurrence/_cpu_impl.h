@@ -1,6 +1,6 @@
 /*
- * The recurrence kernels for one element type. Included by _kernels.c once per type with REAL (the C type) and
- * NAME(x) (appends the type's suffix) defined. See _kernels.c for the recurrence and for what d and c are.
+ * The recurrence kernels for one element type. Included by _cpu.c once per type with REAL (the C type) and
+ * NAME(x) (appends the type's suffix) defined. See _cpu.c for the recurrence and for what d and c are.
  * Every helper is always_inline with its flags passed as constants, so each (kind, has_gam, has_nv) combination
  * compiles to its own branch-free loop.
  */

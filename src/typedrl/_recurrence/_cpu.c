@@ -1,5 +1,5 @@
 /*
- * typedrl._kernels: the backward linear recurrences behind GAE and discounted returns, on CPU memory.
+ * typedrl._recurrence._cpu: the backward linear recurrences behind GAE and discounted returns, on CPU memory.
  *
  * Both are   a[t] = d[t] + c[t] * a[t+1]   run from t = T-1 down to 0 over a time-major [T, N] array:
  *
@@ -8,11 +8,11 @@
  *
  * where g is gamma (one scalar, or one per element) and done = term | trunc. A coefficient that is exactly zero
  * multiplies nothing: where g == 0, lam == 0 or a flag cuts, the term is not computed at all (IEEE would make
- * 0 * inf and 0 * NaN a NaN), so a non-finite value there cannot reach any output. The Python side
- * (typedrl/returns.py) validates dtype, device, contiguity and sizes, and resolves lazy negation, before calling;
- * these functions trust the pointers they get.
+ * 0 * inf and 0 * NaN a NaN), so a non-finite value there cannot reach any output. Before calling, the Python
+ * side validates dtype, device and sizes and resolves lazy negation (typedrl/returns.py), and makes every buffer
+ * contiguous (typedrl/_recurrence/__init__.py); these functions trust the pointers they get.
  *
- * The loops themselves are in _kernels_impl.h, included once for float and once for double. Two loop shapes,
+ * The loops themselves are in _cpu_impl.h, included once for float and once for double. Two loop shapes,
  * chosen by N: rows (N >= 64: the loop over a row vectorises and shares the chain latency across the row), and
  * chunks (N < 64: d and c of 64 time steps in one flat vectorised pass, then a scan that folds four steps into
  * one, in 8-lane vectors where N allows and one column at a time for the rest).
@@ -29,13 +29,15 @@
 #define TYPEDRL_CLONES
 #endif
 
+/* The kind codes, also exported as the module's KIND_GAE and KIND_RETURNS: typedrl._recurrence.Kind must hold
+   the same numbers, and tests/test_recurrence.py checks that it does. */
 #define KIND_GAE 0
 #define KIND_RETURNS 1
 
 #define REAL float
 #define NAME(x) x##_f32
 #define TRUE_MIN FLT_TRUE_MIN
-#include "_kernels_impl.h"
+#include "_cpu_impl.h"
 #undef REAL
 #undef NAME
 #undef TRUE_MIN
@@ -43,7 +45,7 @@
 #define REAL double
 #define NAME(x) x##_f64
 #define TRUE_MIN DBL_TRUE_MIN
-#include "_kernels_impl.h"
+#include "_cpu_impl.h"
 #undef REAL
 #undef NAME
 #undef TRUE_MIN
@@ -73,7 +75,7 @@ PyDoc_STRVAR(recurrence_doc,
              "recurrence(kind, double, out, rewards, values, next_values, terminated, truncated, gammas, gamma, lam, "
              "T, N)\n--\n\n"
              "Run the backward recurrence over contiguous CPU buffers given as integer addresses (None for absent "
-             "ones).\nkind 0 is GAE, 1 is discounted returns; double selects float64 over float32. The caller "
+             "ones).\nkind is KIND_GAE or KIND_RETURNS; double selects float64 over float32. The caller "
              "guarantees the buffers hold T*N elements of the right type.");
 
 static PyObject *recurrence(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -124,8 +126,19 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "typedrl._kernels", "Compiled backward recurrences for GAE and discounted returns.", -1,
-    methods, NULL, NULL, NULL, NULL,
+    PyModuleDef_HEAD_INIT, "typedrl._recurrence._cpu", "Compiled backward recurrences for GAE and discounted returns.",
+    -1, methods, NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__cpu(void)
+{
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    if (PyModule_AddIntConstant(m, "KIND_GAE", KIND_GAE) < 0 ||
+        PyModule_AddIntConstant(m, "KIND_RETURNS", KIND_RETURNS) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
