@@ -5,7 +5,11 @@ actions (so sampling is not measured); the best of several interleaved repeats i
 step raw and checked, the checks' cost per vector step, the throughput ratio checked/raw, and the checks alone
 (what the checked wrapper adds to an env that replays one recorded step), which shows what bounds the ratio.
 
-Run: ``python bench/bench_envs.py`` (``--quick`` for a short run).
+Run: ``python bench/bench_envs.py`` (``--quick`` for fewer repeats, ``--smoke`` for a check that it runs); the
+figures go to ``bench/results/envs.json`` (``--out PATH`` elsewhere; layout in ``bench/_results.py``), from which
+the docs render their table. Rows of the JSON: ``{"env", "N", "variant", "us_per_vector_step": [one per block]}``
+with variants ``raw`` and ``checked`` (taking turns), ``replay`` and ``replay_checked`` (the checks alone, taking
+turns); the summary holds the printed table (best blocks).
 """
 
 import argparse
@@ -14,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import _results  # bench/_results.py (scripts run with bench/ on sys.path)
 import gymnasium as gym
 import numpy as np
 import torch
@@ -42,7 +47,7 @@ SETTINGS: list[tuple[str, Callable[[int], gym.vector.VectorEnv[Any, Any, Any]], 
     ("CartPoleVectorEnv", _native, 8),
     ("CartPoleVectorEnv", _native, 64),
     ("make_vec sync", _sync, 8),
-    ("sync, SAME_STEP", _sync_same_step, 8),
+    ("make_vec sync, SAME_STEP", _sync_same_step, 8),
 ]
 
 
@@ -68,71 +73,90 @@ class _Replay(gym.vector.VectorEnv[Any, Any, Any]):
         return self.result
 
 
-def _time_checks(env: gym.vector.VectorEnv[Any, Any, Any], actions: np.ndarray, repeats: int) -> float:
-    """Seconds per vector step that the checked wrapper adds to an env that replays one recorded step."""
+def _time_checks(env: gym.vector.VectorEnv[Any, Any, Any], actions: np.ndarray, repeats: int) -> dict[str, list[float]]:
+    """Seconds per vector step of an env that replays one recorded step, bare and checked, taking turns."""
     env.reset(seed=0)
     replay = _Replay(env, env.step(actions[0]))
     checked = CheckedVectorEnv(_Replay(env, replay.result))
-    best_raw = best_checked = float("inf")
+    times: dict[str, list[float]] = {"replay": [], "replay_checked": []}
     for _ in range(3 * repeats):  # short blocks: more of them, for the same confidence
-        best_raw = min(best_raw, _time_steps(replay, actions))
-        best_checked = min(best_checked, _time_steps(checked, actions))
-    return best_checked - best_raw
+        times["replay"].append(_time_steps(replay, actions))
+        times["replay_checked"].append(_time_steps(checked, actions))
+    return times
 
 
 def measure(
     make: Callable[[int], gym.vector.VectorEnv[Any, Any, Any]], num_envs: int, *, steps: int, repeats: int
-) -> dict[str, float]:
-    """Best-of-``repeats`` µs per vector step of the raw and the checked env, and of the checks alone.
+) -> dict[str, list[float]]:
+    """Seconds per vector step of each block of ``steps``: the raw and the checked env, then the checks alone.
 
-    Short blocks of ``steps``, raw and checked taking turns, and the best block of each: on a shared machine
-    the best block is the one nothing else interrupted.
+    Short blocks, raw and checked taking turns; the figure is the best block of each: on a shared machine the best
+    block is the one nothing else interrupted.
     """
     raw, checked = make(num_envs), CheckedVectorEnv(make(num_envs))
     actions = np.random.default_rng(0).integers(0, 2, size=(steps, num_envs))
     raw.reset(seed=0)
     checked.reset(seed=0)
-    best_raw = best_checked = float("inf")
+    times: dict[str, list[float]] = {"raw": [], "checked": []}
     for _ in range(repeats):
-        best_raw = min(best_raw, _time_steps(raw, actions))
-        best_checked = min(best_checked, _time_steps(checked, actions))
-    checks = _time_checks(raw, actions, repeats)
+        times["raw"].append(_time_steps(raw, actions))
+        times["checked"].append(_time_steps(checked, actions))
+    times.update(_time_checks(raw, actions, repeats))
     raw.close()
     checked.close()
-    return {"raw": best_raw * 1e6, "checked": best_checked * 1e6, "checks_alone": checks * 1e6}
+    return times
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Measure every setting and print one line each."""
+    """Measure every setting, print one line each, write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer steps and repeats")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    _results.add_arguments(parser)
     args = parser.parse_args(argv)
-    steps, repeats = (500, 10) if args.quick else (500, 100)
+    steps, repeats = (20, 3) if args.smoke else (500, 10) if args.quick else (500, 100)
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, gymnasium {gym.__version__}, torch threads 1")
     print(f"blocks of {steps} vector steps of random CartPole-v1 actions, best of {repeats}; µs per vector step")
-    print(f"{'env':<18} {'N':>3} {'raw':>8} {'checked':>8} {'checks':>7} {'ratio':>6} {'checks alone':>13}")
-    alone = {}
+    print(f"{'env':<24} {'N':>3} {'raw':>8} {'checked':>8} {'checks':>7} {'ratio':>6} {'checks alone':>13}")
+    rows: list[dict[str, Any]] = []
+    table: list[dict[str, Any]] = []
     for name, make, num_envs in SETTINGS:
-        r = measure(make, num_envs, steps=steps, repeats=repeats)
-        cost, ratio = r["checked"] - r["raw"], r["raw"] / r["checked"]
-        alone[name, num_envs] = r["checks_alone"]
-        print(
-            f"{name:<18} {num_envs:>3} {r['raw']:8.2f} {r['checked']:8.2f} {cost:7.2f} {ratio:6.1%}"
-            f" {r['checks_alone']:13.2f}"
-        )
+        times = measure(make, num_envs, steps=steps, repeats=repeats)
+        for variant, seconds in times.items():
+            rows.append(
+                {"env": name, "N": num_envs, "variant": variant, "us_per_vector_step": [s * 1e6 for s in seconds]}
+            )
+        raw, checked = min(times["raw"]) * 1e6, min(times["checked"]) * 1e6
+        alone = (min(times["replay_checked"]) - min(times["replay"])) * 1e6
+        line = {"env": name, "N": num_envs, "raw_us": raw, "checked_us": checked, "checks_us": checked - raw}
+        line |= {"throughput_ratio": raw / checked, "checks_alone_us": alone}
+        table.append(line)
+        cost, ratio = checked - raw, raw / checked
+        print(f"{name:<24} {num_envs:>3} {raw:8.2f} {checked:8.2f} {cost:7.2f} {ratio:6.1%} {alone:13.2f}")
     print("checks = checked − raw; ratio = checked throughput / raw throughput;")
     print("checks alone = what CheckedVectorEnv adds to an env that replays one recorded step (no env cost).")
-    small, large = alone["CartPoleVectorEnv", 8], alone["CartPoleVectorEnv", 64]
+    alone_by = {(line["env"], line["N"]): line["checks_alone_us"] for line in table}
+    small, large = alone_by["CartPoleVectorEnv", 8], alone_by["CartPoleVectorEnv", 64]
     per_env = (large - small) / 56 * 1000
+    fixed = large < 1.5 * small
     bound = (
         "a fixed cost per vector step (a handful of numpy calls and the wrapper's Python), not the work per element"
-        if large < 1.5 * small
+        if fixed
         else "the cost grows with N: the work per element counts"
     )
     print(
         f"N=64: the checks alone cost {large:.2f} µs against {small:.2f} µs at N=8 ({per_env:.1f} ns per extra "
         f"sub-environment): {bound}."
     )
+    settings = {
+        "env_id": "CartPole-v1",
+        "steps_per_block": steps,
+        "repeats": repeats,
+        "checks_alone_repeats": 3 * repeats,
+        "quick": args.quick,
+        "envs": [{"env": name, "N": num_envs} for name, _, num_envs in SETTINGS],
+    }
+    summary = {"table": table, "checks_alone_ns_per_extra_env": per_env, "checks_alone_fixed": fixed}
+    _results.write("envs", args, settings=settings, results=rows, summary=summary)
 
 
 if __name__ == "__main__":

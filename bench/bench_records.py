@@ -1,8 +1,11 @@
 """What records and collection cost: building a Rollout, its actor-critic sample, and the collector's overhead.
 
-Run: ``python bench/bench_records.py`` (add ``--quick`` for shorter rounds). Everything is measured in this run, on
-this machine, single-threaded (``torch.set_num_threads(1)``), float32, CartPole-shaped observations (4 floats),
-best of several rounds, with typedrl's runtime shape checks on (the default) and off (the speed setting):
+Run: ``python bench/bench_records.py`` (``--quick`` for shorter rounds, ``--smoke`` for a check that it runs); the
+figures go to ``bench/results/records.json`` (``--out PATH`` elsewhere; layout in ``bench/_results.py``), from which
+the docs render their tables. Everything is measured in this run, on this machine, single-threaded
+(``torch.set_num_threads(1)``), float32, CartPole-shaped observations (4 floats), best of 5 rounds, what is
+compared taking turns round by round (``bench/timing.py``), with typedrl's runtime shape checks on (the default)
+and off (the speed setting):
 
 * ``Rollout(...)``: the construction checks (always-on invariants, plus jaxtyping when on), at T=128, N=8 and
   T=2048, N=64;
@@ -10,16 +13,21 @@ best of several rounds, with typedrl's runtime shape checks on (the default) and
 * the collector, in microseconds per vector step on ``CartPoleVectorEnv``: its own cost, with a policy that returns
   constant tensors (against a bare loop of ``env.step`` and ``torch.from_numpy``), and with a 64-unit MLP policy
   (against a bare loop doing the same forward and ``env.step`` without recording anything).
+
+Rows of the JSON: ``{"table": "construction", "T", "N", "what", "checks", "calls_per_repeat", "seconds_per_call":
+[one per round]}`` and ``{"table": "collection", "N", "policy", "what", "calls_per_repeat",
+"seconds_per_vector_step": [one per round]}``; the summary holds the printed tables (best rounds, in µs).
 """
 
 import argparse
 from collections.abc import Callable
 from typing import Any
 
+import _results  # bench/_results.py (scripts run with bench/ on sys.path)
 import numpy as np
 import torch
 from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
-from timing import best_seconds  # bench/timing.py (scripts run with bench/ on sys.path)
+from timing import Contender, interleaved
 from torch import Tensor, nn
 
 import typedrl
@@ -29,6 +37,9 @@ from typedrl.records import Rollout
 SIZES = [(128, 8), (2048, 64)]
 COLLECT_ENVS = [8, 64]
 COLLECT_HORIZON = 128
+GAMMA, LAM = 0.99, 0.95
+SMOKE_SIZES, SMOKE_ENVS, SMOKE_HORIZON = [(16, 2)], [2], 16
+ROUNDS = 5
 
 
 def rollout_fields(horizon: int, n_envs: int) -> dict[str, Any]:
@@ -88,19 +99,22 @@ class ConstantPolicy:
         return self.zeros
 
 
-def per_vector_step(policy: MLPPolicy | ConstantPolicy, n_envs: int, budget: float) -> float:
-    """Seconds per vector step of ``collect()`` (reset steps included: one act call each)."""
-    collector = RolloutCollector(CartPoleVectorEnv(num_envs=n_envs), policy, horizon=COLLECT_HORIZON, seed=0)
-    collects = 0
+class CountedCollect:
+    """``collect()`` as a function to time, counting collects and ``act`` calls (one per vector step, resets too)."""
 
-    def counted_collect() -> None:
-        nonlocal collects
-        collects += 1
-        collector.collect()
+    def __init__(self, policy: MLPPolicy | ConstantPolicy, n_envs: int, horizon: int) -> None:
+        self.policy = policy
+        self.collector = RolloutCollector(CartPoleVectorEnv(num_envs=n_envs), policy, horizon=horizon, seed=0)
+        self.collects = 0
+        policy.act_calls = 0
 
-    policy.act_calls = 0
-    seconds = best_seconds(counted_collect, budget=budget)
-    return seconds / (policy.act_calls / collects)
+    def __call__(self) -> None:
+        self.collects += 1
+        self.collector.collect()
+
+    def vector_steps(self) -> float:
+        """Vector steps per collect, on average over every collect so far."""
+        return self.policy.act_calls / self.collects
 
 
 def bare_env_loop(n_envs: int, steps: int) -> Callable[[], None]:
@@ -131,40 +145,120 @@ def bare_loop(env: CartPoleVectorEnv, policy: MLPPolicy, steps: int) -> Callable
     return run
 
 
+def _checks(enabled: bool) -> Callable[[], Any]:
+    return lambda: typedrl.shape_checks(enabled)
+
+
+def construction(sizes: list[tuple[int, int]], budget: float, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rollout construction and its sample, checks off and on taking turns; print, append rows, return the table."""
+    print("Rollout construction and to_actor_critic_sample (µs per call; best of 5 rounds)")
+    print(f"{'T':>6} {'N':>4} {'checks':>7} {'Rollout(...)':>13} {'sample':>10}")
+    table = []
+    for horizon, n_envs in sizes:
+        fields = rollout_fields(horizon, n_envs)
+        rollout = Rollout(**fields)
+        contenders = []
+        for checks in ("off", "on"):
+            setting = _checks(checks == "on")
+            contenders.append(Contender(f"rollout {checks}", lambda: Rollout(**fields), setting=setting))
+            contenders.append(
+                Contender(
+                    f"sample {checks}", lambda: rollout.to_actor_critic_sample(gamma=GAMMA, lam=LAM), setting=setting
+                )
+            )
+        timings = interleaved(contenders, budget=budget, rounds=ROUNDS)
+        for label, timing in timings.items():
+            what, checks = label.split()
+            rows.append(
+                {
+                    "table": "construction",
+                    "T": horizon,
+                    "N": n_envs,
+                    "what": what,
+                    "checks": checks,
+                    "calls_per_repeat": timing.calls,
+                    "seconds_per_call": timing.seconds,
+                }
+            )
+        for checks in ("on", "off"):
+            build, sample_us = timings[f"rollout {checks}"].best * 1e6, timings[f"sample {checks}"].best * 1e6
+            table.append({"T": horizon, "N": n_envs, "checks": checks, "rollout_us": build, "sample_us": sample_us})
+            print(f"{horizon:>6} {n_envs:>4} {checks:>7} {build:>13.1f} {sample_us:>10.1f}")
+    return table
+
+
+def collection(envs: list[int], horizon: int, budget: float, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The collector against bare loops, taking turns (bare loop first); print, append rows, return the table."""
+    print(f"Collection on CartPoleVectorEnv, horizon {horizon} (µs per vector step; best of 5 rounds)")
+    print(f"{'N':>4} {'policy':>9} {'collect':>9} {'bare loop':>10} {'overhead':>9}")
+    table = []
+    for n_envs in envs:
+        constant = CountedCollect(ConstantPolicy(n_envs), n_envs, horizon)
+        mlp = CountedCollect(MLPPolicy(), n_envs, horizon)
+        # The same weights (MLPPolicy seeds them) in a policy of its own: act calls are counted per policy.
+        timings = interleaved(
+            [
+                Contender("constant bare_loop", bare_env_loop(n_envs, horizon)),
+                Contender("constant collect", constant),
+                Contender("MLP bare_loop", bare_loop(CartPoleVectorEnv(num_envs=n_envs), MLPPolicy(), horizon)),
+                Contender("MLP collect", mlp),
+            ],
+            budget=budget,
+            rounds=ROUNDS,
+        )
+        steps = {"constant collect": constant.vector_steps(), "MLP collect": mlp.vector_steps()}
+        per_step: dict[str, list[float]] = {}
+        for label, timing in timings.items():
+            name, what = label.split()
+            per_step[label] = [seconds / steps.get(label, horizon) for seconds in timing.seconds]
+            rows.append(
+                {
+                    "table": "collection",
+                    "N": n_envs,
+                    "policy": name,
+                    "what": what,
+                    "calls_per_repeat": timing.calls,
+                    "seconds_per_vector_step": per_step[label],
+                }
+            )
+        for name in ("constant", "MLP"):
+            collect, loop = min(per_step[f"{name} collect"]) * 1e6, min(per_step[f"{name} bare_loop"]) * 1e6
+            table.append({"N": n_envs, "policy": name, "collect_us": collect, "bare_loop_us": loop})
+            print(f"{n_envs:>4} {name:>9} {collect:>9.1f} {loop:>10.1f} {collect - loop:>9.1f}")
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter timing rounds")
-    budget = 0.3 if parser.parse_args().quick else 1.5
+    _results.add_arguments(parser)
+    args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.smoke:
+        sizes, envs, horizon, budget = SMOKE_SIZES, SMOKE_ENVS, SMOKE_HORIZON, 0.01
+    else:
+        sizes, envs, horizon, budget = SIZES, COLLECT_ENVS, COLLECT_HORIZON, 0.3 if args.quick else 1.5
 
-    print("Rollout construction and to_actor_critic_sample (µs per call; best of 5 rounds)")
-    print(f"{'T':>6} {'N':>4} {'checks':>7} {'Rollout(...)':>13} {'sample':>10}")
-    for horizon, n_envs in SIZES:
-        fields = rollout_fields(horizon, n_envs)
-        rollout = Rollout(**fields)
-        for enabled in (True, False):
-            with typedrl.shape_checks(enabled):
-                build = best_seconds(lambda: Rollout(**fields), budget=budget)
-                sample = best_seconds(lambda: rollout.to_actor_critic_sample(gamma=0.99, lam=0.95), budget=budget)
-            label = "on" if enabled else "off"
-            print(f"{horizon:>6} {n_envs:>4} {label:>7} {build * 1e6:>13.1f} {sample * 1e6:>10.1f}")
-
+    rows: list[dict[str, Any]] = []
+    built = construction(sizes, budget, rows)
     print()
-    print(f"Collection on CartPoleVectorEnv, horizon {COLLECT_HORIZON} (µs per vector step; best of 5 rounds)")
-    print(f"{'N':>4} {'policy':>9} {'collect':>9} {'bare loop':>10} {'overhead':>9}")
-    for n_envs in COLLECT_ENVS:
-        constant = per_vector_step(ConstantPolicy(n_envs), n_envs, budget)
-        floor = best_seconds(bare_env_loop(n_envs, COLLECT_HORIZON), budget=budget) / COLLECT_HORIZON
-        policy = MLPPolicy()
-        mlp = per_vector_step(policy, n_envs, budget)
-        bare = best_seconds(bare_loop(CartPoleVectorEnv(num_envs=n_envs), policy, COLLECT_HORIZON), budget=budget)
-        bare /= COLLECT_HORIZON
-        for name, collect, loop in (("constant", constant, floor), ("MLP", mlp, bare)):
-            print(f"{n_envs:>4} {name:>9} {collect * 1e6:>9.1f} {loop * 1e6:>10.1f} {(collect - loop) * 1e6:>9.1f}")
+    collected = collection(envs, horizon, budget, rows)
     print()
     print("Per vector step, NEXT_STEP reset steps included. 'bare loop': env.step and from_numpy (constant policy), or")
     print("the same MLP forward and env.step (MLP policy), recording nothing. 'overhead' is what the collector adds:")
     print("buffer writes, compaction, next_values, episode statistics and the Rollout checks.")
+    settings = {
+        "sizes": sizes,
+        "collect_envs": envs,
+        "collect_horizon": horizon,
+        "budget_seconds": budget,
+        "rounds": ROUNDS,
+        "gamma": GAMMA,
+        "lam": LAM,
+        "quick": args.quick,
+    }
+    summary = {"construction": built, "collection": collected}
+    _results.write("records", args, settings=settings, results=rows, summary=summary)
 
 
 if __name__ == "__main__":

@@ -1,29 +1,49 @@
 """GAE speed: typedrl against a numpy loop over T (SB3), a torch loop over T (CleanRL) and the np.add floor.
 
-Run: ``python bench/bench_returns.py`` (add ``--quick`` for fewer sizes and repeats). Everything is measured in
-this run, on this machine, single-threaded (``torch.set_num_threads(1)``), float32, best of several repeats.
-The floor is ``np.add(rewards, values)`` on the same [T, N] arrays: reading two of GAE's five inputs and writing
-one output, the least any implementation must touch. typedrl is measured with the runtime shape checks off
-(the speed setting) and on (the default: its fixed cost per call is the jaxtyping/beartype check).
+Run: ``python bench/bench_returns.py`` (``--quick`` for three sizes and a shorter budget, ``--smoke`` for a check
+that it runs); the figures go to ``bench/results/returns.json`` (``--out PATH`` elsewhere; layout in
+``bench/_results.py``), from which the docs render their table. Everything is measured in this run, on this machine,
+single-threaded (``torch.set_num_threads(1)``), float32, best of 5 rounds, the contenders taking turns round by
+round (the peers first, then typedrl: ``bench/timing.py``). The floor is ``np.add(rewards, values)`` on the same
+[T, N] arrays: reading two of GAE's five inputs and writing one output, the least any implementation must touch.
+typedrl is measured with the runtime shape checks off (the speed setting) and on (the default: its fixed cost per
+call is the jaxtyping/beartype check).
 
-On CUDA (when a GPU is present) it also times typedrl against a device-to-device copy of the same bytes.
+On CUDA (when a GPU is present) it also times typedrl against the torch loop and a device-to-device copy of the same
+bytes as the inputs.
+
+Rows of the JSON: ``{"device", "T", "N", "implementation", "calls_per_repeat", "seconds_per_call": [one per
+round]}``; the summary holds the printed table (best rounds, in ns per element) and the targets.
 """
 
 import argparse
 from collections.abc import Callable
+from typing import Any
 
+import _results  # bench/_results.py (scripts run with bench/ on sys.path)
 import numpy as np
 import torch
-from timing import best_seconds  # bench/timing.py (scripts run with bench/ on sys.path)
+from timing import Contender, interleaved
 
 import typedrl
 
 GAMMA, LAM = 0.99, 0.95
 SIZES = [(128, 8), (2048, 8), (2048, 64), (1000, 1024), (100000, 1)]
+SMOKE_SIZES = [(64, 4), (512, 2)]
+CUDA_SIZES = [(256, 65536), (2048, 64)]
+ROUNDS = 5
 # Targets from the project's issue: typedrl (checks off) within this many times the floor at each size.
 FLOOR_TARGET = {(100000, 1): 20.0}
 DEFAULT_FLOOR_TARGET = 5.0
 NUMPY_SPEEDUP_TARGET = ((2048, 8), 100.0)
+# In the order they take turns: the peers and the floor first, then typedrl.
+IMPLEMENTATIONS = {
+    "numpy_loop": "numpy loop",
+    "torch_loop": "torch loop",
+    "floor": "np.add floor",
+    "typedrl": "typedrl (checks off)",
+    "typedrl_checked": "typedrl (checks on)",
+}
 
 
 def numpy_loop_gae(
@@ -73,7 +93,12 @@ def make_inputs(horizon: int, n_envs: int, device: str = "cpu") -> tuple[torch.T
     return tuple(x.to(device) for x in (rewards, values, next_values, terminated, truncated))
 
 
-def bench_cpu(sizes: list[tuple[int, int]], budget: float) -> bool:
+def _checks(enabled: bool) -> Callable[[], Any]:
+    return lambda: typedrl.shape_checks(enabled)
+
+
+def bench_cpu(sizes: list[tuple[int, int]], budget: float, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Time every implementation at every size, print the table, append the raw rows; return the summary."""
     print("CPU, float32, 1 thread. ns per element (T*N); ratios against the np.add floor measured here.")
     header = (
         f"{'T':>7} {'N':>5} | {'numpy loop':>10} {'torch loop':>10} {'typedrl':>9} {'checked':>9} {'floor':>7} |"
@@ -81,87 +106,162 @@ def bench_cpu(sizes: list[tuple[int, int]], budget: float) -> bool:
     )
     print(header)
     print("-" * len(header))
+    summary: list[dict[str, Any]] = []
     all_met = True
+    speedup: dict[str, Any] | None = None
     for horizon, n_envs in sizes:
         inputs = make_inputs(horizon, n_envs)
         arrays = tuple(x.numpy() for x in inputs)
         elements = horizon * n_envs
         slow_budget = budget if elements * horizon < 10**9 else budget / 4
-        numpy_loop = best_seconds(lambda: numpy_loop_gae(*arrays), budget=slow_budget, min_calls=1)
-        torch_loop = best_seconds(lambda: torch_loop_gae(*inputs), budget=slow_budget, min_calls=1)
-        with typedrl.shape_checks(False):
-            fast = best_seconds(lambda: typedrl.gae(*inputs, gamma=GAMMA, lam=LAM), budget=budget)
-        with typedrl.shape_checks(True):
-            checked = best_seconds(lambda: typedrl.gae(*inputs, gamma=GAMMA, lam=LAM), budget=budget)
-        floor = best_seconds(lambda: np.add(arrays[0], arrays[1]), budget=budget)
+        timings = interleaved(
+            [
+                Contender("numpy_loop", lambda: numpy_loop_gae(*arrays), budget=slow_budget, min_calls=1),
+                Contender("torch_loop", lambda: torch_loop_gae(*inputs), budget=slow_budget, min_calls=1),
+                Contender("floor", lambda: np.add(arrays[0], arrays[1])),
+                Contender("typedrl", lambda: typedrl.gae(*inputs, gamma=GAMMA, lam=LAM), setting=_checks(False)),
+                Contender("typedrl_checked", lambda: typedrl.gae(*inputs, gamma=GAMMA, lam=LAM), setting=_checks(True)),
+            ],
+            budget=budget,
+            rounds=ROUNDS,
+        )
+        for label, timing in timings.items():
+            rows.append(
+                {
+                    "device": "cpu",
+                    "T": horizon,
+                    "N": n_envs,
+                    "implementation": label,
+                    "calls_per_repeat": timing.calls,
+                    "seconds_per_call": timing.seconds,
+                }
+            )
+        best = {label: timing.best for label, timing in timings.items()}
         target = FLOOR_TARGET.get((horizon, n_envs), DEFAULT_FLOOR_TARGET)
-        ratio = fast / floor
+        ratio = best["typedrl"] / best["floor"]
         met = ratio <= target
         all_met &= met
+        summary.append(
+            {
+                "T": horizon,
+                "N": n_envs,
+                "ns_per_element": {label: seconds / elements * 1e9 for label, seconds in best.items()},
+                "typedrl_over_floor": ratio,
+                "floor_target": target,
+                "floor_target_met": met,
+                "numpy_loop_over_typedrl": best["numpy_loop"] / best["typedrl"],
+                "checks_us_per_call": (best["typedrl_checked"] - best["typedrl"]) * 1e6,
+            }
+        )
 
-        def ns(seconds: float, elements: int = elements) -> str:
-            return f"{seconds / elements * 1e9:.2f}"
+        def ns(label: str, elements: int = elements) -> str:
+            return f"{best[label] / elements * 1e9:.2f}"
 
         print(
-            f"{horizon:>7} {n_envs:>5} | {ns(numpy_loop):>10} {ns(torch_loop):>10} {ns(fast):>9} {ns(checked):>9}"
-            f" {ns(floor):>7} | {ratio:>6.1f}x {'<=' + format(target, '.0f'):>6} {numpy_loop / fast:>8.0f}x"
-            f"{'' if met else '  (target missed)'}"
+            f"{horizon:>7} {n_envs:>5} | {ns('numpy_loop'):>10} {ns('torch_loop'):>10} {ns('typedrl'):>9}"
+            f" {ns('typedrl_checked'):>9} {ns('floor'):>7} | {ratio:>6.1f}x {'<=' + format(target, '.0f'):>6}"
+            f" {best['numpy_loop'] / best['typedrl']:>8.0f}x{'' if met else '  (target missed)'}"
         )
         if (horizon, n_envs) == NUMPY_SPEEDUP_TARGET[0]:
-            speedup_met = numpy_loop / fast >= NUMPY_SPEEDUP_TARGET[1]
+            factor = best["numpy_loop"] / best["typedrl"]
+            speedup_met = factor >= NUMPY_SPEEDUP_TARGET[1]
             all_met &= speedup_met
+            speedup = {"T": horizon, "N": n_envs, "speedup": factor, "target": NUMPY_SPEEDUP_TARGET[1]}
+            speedup["met"] = speedup_met
             print(
-                f"{'':>15}typedrl is {numpy_loop / fast:.0f}x faster than the numpy loop here "
+                f"{'':>15}typedrl is {factor:.0f}x faster than the numpy loop here "
                 f"(target >= {NUMPY_SPEEDUP_TARGET[1]:.0f}x: {'met' if speedup_met else 'missed'})"
             )
-        print(f"{'':>15}shape checks cost {(checked - fast) * 1e6:.1f} us per call at this size")
-    return all_met
+        print(f"{'':>15}shape checks cost {(best['typedrl_checked'] - best['typedrl']) * 1e6:.1f} us per call here")
+    return {"sizes": summary, "numpy_speedup": speedup, "all_targets_met": all_met}
 
 
-def bench_cuda(budget: float) -> None:
+def bench_cuda(sizes: list[tuple[int, int]], rows: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """On a GPU: typedrl, the torch loop and a device copy of the inputs' bytes, interleaved; ``None`` without one."""
     if not torch.cuda.is_available():
         print("\nCUDA: no device here; the GPU figures need a machine with one.")
-        return
+        return None
     print(f"\nCUDA ({torch.cuda.get_device_name()}), float32. us per call; copy = device copy of the same bytes.")
-    for horizon, n_envs in [(256, 65536), (2048, 64)]:
+    summary = []
+    for horizon, n_envs in sizes:
         inputs = make_inputs(horizon, n_envs, "cuda")
         source = torch.empty(horizon * n_envs * 4 * 3 + horizon * n_envs * 2, dtype=torch.uint8, device="cuda")
         target = torch.empty_like(source)
+        repeats = 50
 
         def timed(function: Callable[[], object]) -> float:
-            for _ in range(3):
-                function()
+            """Mean seconds per call over ``repeats`` calls, by CUDA events."""
             torch.cuda.synchronize()
             start = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
             end = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
-            repeats = 50
             start.record()
             for _ in range(repeats):
                 function()
             end.record()
             torch.cuda.synchronize()
-            return float(start.elapsed_time(end)) / repeats * 1e3
+            return float(start.elapsed_time(end)) / repeats * 1e-3
 
-        with typedrl.shape_checks(False):
-            ours = timed(lambda: typedrl.gae(*inputs, gamma=GAMMA, lam=LAM))
-        copy = timed(lambda: target.copy_(source))
-        loop = timed(lambda: torch_loop_gae(*inputs)) if horizon <= 2048 else float("nan")
+        contenders: dict[str, Callable[[], object]] = {"copy": lambda: target.copy_(source)}
+        if horizon <= 2048:  # a Python loop over 2048 steps is already slow enough to make the point
+            contenders["torch_loop"] = lambda: torch_loop_gae(*inputs)
+        contenders["typedrl"] = lambda: typedrl.gae(*inputs, gamma=GAMMA, lam=LAM)
+        seconds: dict[str, list[float]] = {label: [] for label in contenders}
+        with typedrl.shape_checks(False):  # the speed setting; the other contenders are not typedrl's
+            for function in contenders.values():
+                for _ in range(3):
+                    function()
+            for _ in range(ROUNDS):
+                for label, function in contenders.items():
+                    seconds[label].append(timed(function))
+        for label, values in seconds.items():
+            rows.append(
+                {
+                    "device": "cuda",
+                    "T": horizon,
+                    "N": n_envs,
+                    "implementation": label,
+                    "calls_per_repeat": repeats,
+                    "seconds_per_call": values,
+                }
+            )
+        us = {label: min(values) * 1e6 for label, values in seconds.items()}
+        summary.append({"T": horizon, "N": n_envs, "us_per_call": us, "typedrl_over_copy": us["typedrl"] / us["copy"]})
+        loop = f"{us['torch_loop']:.0f} us" if "torch_loop" in us else "not run"
         print(
-            f"  (T, N) = ({horizon}, {n_envs}): typedrl {ours:.0f} us, torch loop {loop:.0f} us, copy {copy:.0f} us,"
-            f" typedrl / copy = {ours / copy:.2f}x"
+            f"  (T, N) = ({horizon}, {n_envs}): typedrl {us['typedrl']:.0f} us, torch loop {loop},"
+            f" copy {us['copy']:.0f} us, typedrl / copy = {us['typedrl'] / us['copy']:.2f}x"
         )
+    return summary
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="three sizes and a shorter time budget")
+    _results.add_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    sizes = SIZES[:3] if args.quick else SIZES
-    budget = 0.1 if args.quick else 0.5
-    all_met = bench_cpu(sizes, budget)
-    bench_cuda(budget)
-    print("\nall CPU targets met" if all_met else "\nsome CPU targets missed (marked above)")
+    if args.smoke:
+        sizes, budget, cuda_sizes = SMOKE_SIZES, 0.01, [(64, 256)]
+    else:
+        sizes, budget = (SIZES[:3], 0.1) if args.quick else (SIZES, 0.5)
+        cuda_sizes = CUDA_SIZES
+    rows: list[dict[str, Any]] = []
+    cpu = bench_cpu(sizes, budget, rows)
+    cuda = bench_cuda(cuda_sizes, rows)
+    print("\nall CPU targets met" if cpu["all_targets_met"] else "\nsome CPU targets missed (marked above)")
+    settings = {
+        "gamma": GAMMA,
+        "lam": LAM,
+        "dtype": "float32",
+        "sizes": sizes,
+        "cuda_sizes": cuda_sizes if cuda is not None else [],
+        "budget_seconds": budget,
+        "rounds": ROUNDS,
+        "quick": args.quick,
+        "implementations": IMPLEMENTATIONS,
+        "default_floor_target": DEFAULT_FLOOR_TARGET,
+    }
+    _results.write("returns", args, settings=settings, results=rows, summary={"cpu": cpu, "cuda": cuda})
 
 
 if __name__ == "__main__":

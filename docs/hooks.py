@@ -3,13 +3,17 @@
 ``<!-- generated: config-reference -->`` becomes one table per config model (field, type, default, description,
 taken from the pydantic models); ``<!-- generated: cli-reference -->`` becomes the ``--help`` text of the
 ``typedrl`` command and each of its subcommands, from the argparse parser itself; a line ``--8<-- PATH`` becomes
-the text of the repository file PATH (so examples shown in the docs are the files that are tested).
+the text of the repository file PATH (so examples shown in the docs are the files that are tested);
+``<!-- bench-table: NAME -->`` and ``<!-- bench-figure: NAME FIGURE -->`` become the measured figures of the committed
+``bench/results/NAME.json`` (``docs/bench_tables.py``), so no benchmark figure is typed by hand.
 """
 
 import argparse
 from pathlib import Path
 from typing import Any
 
+from bench_tables import BenchTableError, render_markers  # docs/bench_tables.py: MkDocs puts docs/ on the path
+from mkdocs.exceptions import PluginError
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
@@ -23,6 +27,7 @@ CLI_MARKER = "<!-- generated: cli-reference -->"
 
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository: include paths are relative to it, not to the cwd
+BENCH_RESULTS = ROOT / "bench" / "results"
 
 
 def _type_name(annotation: Any) -> str:
@@ -90,9 +95,13 @@ def include_files(markdown: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def on_page_markdown(markdown: str, **_: Any) -> str:
+def on_page_markdown(markdown: str, *, page: Any, **_: Any) -> str:
     """MkDocs entry point: replace the markers on the page being built."""
     markdown = include_files(markdown)
+    try:
+        markdown = render_markers(markdown, BENCH_RESULTS)
+    except BenchTableError as error:
+        raise PluginError(f"{page.file.src_path}: {error}") from None
     if CONFIG_MARKER in markdown:
         markdown = markdown.replace(CONFIG_MARKER, config_reference())
     if CLI_MARKER in markdown:
