@@ -1,6 +1,8 @@
 """REINFORCE on CartPole-v1: typedrl against a plain-PyTorch rendering of the tch-rs example, in one run.
 
-Run: ``python bench/bench_reinforce.py`` (``--seeds 1`` for a quick look). Both do the same work: 50 epochs,
+Run: ``python bench/bench_reinforce.py`` (``--seeds 1`` for a quick look, ``--smoke`` for a few seconds); writes
+``bench/results/reinforce.json``. Seeds are interleaved (plain seed k, then typedrl seed k). Both do the same
+work: 50 epochs (typedrl's updates),
 each of whole episodes until more than 5000 steps, reward-to-go with γ = 1, one Adam step (lr 1e-2) on
 ``−mean(G · log π(a|s))``, policy ``Linear(4, 32) → Tanh → Linear(32, 2)``. The plain version steps one
 environment with one forward per step, as the example does; typedrl plays 8 checked environments at once.
@@ -10,7 +12,9 @@ Reported per seed: seconds for the 50 epochs and the last epoch's mean episode r
 import argparse
 import statistics
 import time
+from typing import Any
 
+import _results
 import gymnasium as gym
 import torch
 from torch import nn
@@ -19,9 +23,10 @@ from typedrl.algos.reinforce import Reinforce
 from typedrl.config import reinforce_preset
 
 EPOCHS = 50
+MIN_STEPS = 5000
 
 
-def plain_pytorch(seed: int) -> tuple[float, float]:
+def plain_pytorch(seed: int, epochs: int = EPOCHS, min_steps: int = MIN_STEPS) -> tuple[float, float]:
     """The tch-rs example, written in plain PyTorch: returns (seconds, last epoch's mean return)."""
     torch.manual_seed(seed)
     env = gym.make("CartPole-v1")
@@ -30,7 +35,7 @@ def plain_pytorch(seed: int) -> tuple[float, float]:
     start = time.perf_counter()
     observation, _ = env.reset(seed=seed)
     last_mean = 0.0
-    for _ in range(EPOCHS):
+    for _ in range(epochs):
         observation, _ = env.reset()
         observations, actions, rewards, dones = [], [], [], []
         while True:
@@ -44,7 +49,7 @@ def plain_pytorch(seed: int) -> tuple[float, float]:
             rewards.append(float(reward))
             dones.append(done)
             observation = env.reset()[0] if done else next_observation
-            if done and len(rewards) > 5000:
+            if done and len(rewards) > min_steps:
                 break
         returns, following = [0.0] * len(rewards), 0.0
         for t in reversed(range(len(rewards))):
@@ -60,38 +65,49 @@ def plain_pytorch(seed: int) -> tuple[float, float]:
     return time.perf_counter() - start, last_mean
 
 
-def typedrl_reinforce(seed: int) -> tuple[float, float]:
-    algorithm = Reinforce(reinforce_preset(seed=seed))
+def typedrl_reinforce(seed: int, epochs: int = EPOCHS, min_steps: int = MIN_STEPS) -> tuple[float, float]:
+    algorithm = Reinforce(reinforce_preset(seed=seed, updates=epochs, min_steps_per_update=min_steps))
     start = time.perf_counter()
-    for _ in range(EPOCHS):
-        stats = algorithm.epoch()
-    return time.perf_counter() - start, stats.mean_return
+    for _ in range(epochs):
+        stats = algorithm.update()
+    mean = stats.episode_return_mean
+    return time.perf_counter() - start, float("nan") if mean is None else mean
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=5)
+    _results.add_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    results: dict[str, list[tuple[float, float]]] = {"plain PyTorch": [], "typedrl": []}
-    for seed in range(args.seeds):
+    epochs, min_steps = (2, 200) if args.smoke else (EPOCHS, MIN_STEPS)
+    seeds = range(1 if args.smoke else args.seeds)
+    rows: list[dict[str, Any]] = []
+    for seed in seeds:  # interleaved: seed k of the peer, then of typedrl
         for name, runner in (("plain PyTorch", plain_pytorch), ("typedrl", typedrl_reinforce)):
-            seconds, last = runner(seed)
-            results[name].append((seconds, last))
+            seconds, last = runner(seed, epochs, min_steps)
+            rows.append({"label": name, "seed": seed, "seconds": seconds, "last_mean_return": last})
             print(
-                f"{name:<14} seed {seed}: {EPOCHS} epochs in {seconds:5.1f}s, last-epoch mean return {last:6.1f}",
+                f"{name:<14} seed {seed}: {epochs} epochs in {seconds:5.1f}s, last-epoch mean return {last:6.1f}",
                 flush=True,
             )
-    print(f"\nmedians over {args.seeds} seeds")
-    for name, runs in results.items():
+    summary: dict[str, Any] = {}
+    print(f"\nmedians over {len(seeds)} seeds")
+    for name in ("plain PyTorch", "typedrl"):
+        runs = [row for row in rows if row["label"] == name]
+        summary[name] = {
+            "seconds_median": statistics.median(row["seconds"] for row in runs),
+            "last_mean_return_median": statistics.median(row["last_mean_return"] for row in runs),
+        }
         print(
-            f"{name:<14} {statistics.median(s for s, _ in runs):5.1f}s, "
-            f"last-epoch mean return {statistics.median(r for _, r in runs):6.1f}"
+            f"{name:<14} {summary[name]['seconds_median']:5.1f}s, "
+            f"last-epoch mean return {summary[name]['last_mean_return_median']:6.1f}"
         )
-    ratio = statistics.median(s for s, _ in results["typedrl"]) / statistics.median(
-        s for s, _ in results["plain PyTorch"]
-    )
-    print(f"typedrl / plain PyTorch time: x{ratio:.2f} (target <= 0.5); last-epoch return target >= 450")
+    ratio = summary["typedrl"]["seconds_median"] / summary["plain PyTorch"]["seconds_median"]
+    summary["time_ratio"] = ratio
+    print(f"typedrl / plain PyTorch time: x{ratio:.2f} (target <= 0.5); last-epoch return target >= 475")
+    settings = {"epochs": epochs, "min_steps_per_epoch": min_steps, "seeds": list(seeds), "learning_rate": 1e-2}
+    _results.write("reinforce", args, settings=settings, results=rows, summary=summary)
 
 
 if __name__ == "__main__":

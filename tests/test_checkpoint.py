@@ -293,3 +293,29 @@ def test_cuda_checkpoint_loads_on_cpu_and_restores_cuda_rng(tmp_path: Path) -> N
     restore(checkpoint, modules={"actor": cpu_actor})
     assert torch.equal(cpu_actor.weight, actor.weight.cpu())
     assert torch.equal(torch.rand(4, device="cuda"), expected)
+
+
+def test_states_that_do_not_fit_are_refused_before_training(tmp_path: Path) -> None:
+    actor, critic, optimizer = make_agent(0)
+    train_step(actor, critic, optimizer)
+    path = save(tmp_path / "ckpt.pt", actor, critic, optimizer)
+    payload = torch.load(path, weights_only=True)
+    first = next(iter(payload["optimizers"]["adam"]["state"]))
+    payload["optimizers"]["adam"]["state"][first]["exp_avg"] = torch.zeros(7)
+    payload["digest"] = _digest(payload)
+    torch.save(payload, path)
+    fresh_actor, _, fresh_optimizer = make_agent(1)
+    with pytest.raises(CheckpointError, match=r"optimizer 'adam' does not fit: its state 'exp_avg' has shape \(7,\)"):
+        restore(load_checkpoint(path), modules={"actor": fresh_actor}, optimizers={"adam": fresh_optimizer})
+    before = torch.get_rng_state()
+    state = capture_rng()
+    broken = type(state)(state.torch_cpu[:3], state.torch_cuda, state.numpy, state.python)
+    with pytest.raises(CheckpointError, match=r"^restore_rng: a saved random state does not fit its generator"):
+        restore_rng(broken)
+    assert torch.equal(torch.get_rng_state(), before)  # nothing half-restored
+
+
+def test_map_location_cpu_with_an_index_is_the_cpu(tmp_path: Path) -> None:
+    actor, critic, optimizer = make_agent(0)
+    path = save(tmp_path / "ckpt.pt", actor, critic, optimizer)
+    assert load_checkpoint(path, map_location="cpu:1").modules["actor"]["0.weight"].device.type == "cpu"

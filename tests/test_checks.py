@@ -144,5 +144,5 @@ def test_environment_variable_invalid_fails_at_import(
     assert result.returncode != 0
     assert (
         "typedrl.errors.ConfigError: the environment variable TYPEDRL_SHAPE_CHECKS is 'maybe'; expected one of 1, 0,"
-        " true, false, on, off (or unset)"
+        " true, false, yes, no, on, off (or unset)"
     ) in result.stderr

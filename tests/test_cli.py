@@ -40,7 +40,7 @@ def test_help_lists_the_commands_and_the_version() -> None:
     ppo_help = run("ppo", "--help")
     for flag in ("--env", "--num-envs", "--seed", "--device", "--updates", "--eval-every", "--config", "--resume"):
         assert flag in ppo_help.stdout
-    assert "default, sb3-zoo, torchlean" in " ".join(ppo_help.stdout.split())
+    assert "default, sb3-zoo, acrobot, torchlean" in " ".join(ppo_help.stdout.split())
     version = run("--version")
     assert version.returncode == 0
     assert version.stdout.strip() == f"typedrl {typedrl.__version__}"
@@ -204,8 +204,8 @@ def test_a_bad_shape_check_setting_is_one_line() -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "typedrl ppo: error: the environment variable TYPEDRL_SHAPE_CHECKS is 'maybe'; expected one of 1, 0, true, "
-        "false, on, off (or unset)"
+        "typedrl: error: the environment variable TYPEDRL_SHAPE_CHECKS is 'maybe'; expected one of 1, 0, true, "
+        "false, yes, no, on, off (or unset)"
     )
 
 
@@ -355,3 +355,125 @@ def test_quiet_prints_nothing(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert result.stdout == ""
     assert result.stderr == ""
+
+
+CUSTOM_ENVS = """
+import gymnasium as gym
+
+
+class CloseRaises(gym.Wrapper):
+    def __init__(self, **kwargs):
+        super().__init__(gym.make("CartPole-v1", disable_env_checker=True))
+
+    def close(self):
+        raise RuntimeError("close failed")
+
+
+gym.register("custom/CloseRaises-v0", entry_point=CloseRaises, max_episode_steps=50)
+gym.register("custom/CartPole-v0", entry_point="gymnasium.envs.classic_control:CartPoleEnv", max_episode_steps=100)
+"""
+
+
+def test_more_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    alias = tmp_path / "alias.yaml"
+    alias.write_text("a: &a [*a]\n")
+    run_dir = tmp_path / "run"
+    assert run_here(capsys, "ppo", "--updates", "1", "--eval-every", "0", "--out", str(run_dir), "--quiet")[0] == 0
+    checkpoint = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    checkpoint["rng"]["torch_cpu"] = torch.zeros(3, dtype=torch.uint8)
+    checkpoint["digest"] = _digest(checkpoint)
+    torch.save(checkpoint, run_dir / "checkpoint.pt")
+    cases = [
+        (("ppo", "--threads", "100000"), "typedrl ppo: error: argument --threads: 100000 is more than 256"),
+        (
+            ("eval", str(run_dir), "--episodes", "100000000"),
+            "typedrl eval: error: argument --episodes: 100000000 is more",
+        ),
+        (("eval", str(run_dir), "--seed", str(10**38)), "typedrl eval: error: argument --seed: "),
+        (("check-env", "CartPole-v1", "--seed", str(10**23)), "typedrl check-env: error: argument --seed: "),
+        (("check-env", "CartPole-v1", "--steps", str(10**23)), "typedrl check-env: error: argument --steps: "),
+        (
+            ("ppo", "--config", str(alias)),
+            f"typedrl ppo: error: config file {str(alias)!r} is not valid YAML: an alias",
+        ),
+        (("plot", str(tmp_path / "missing.json")), "typedrl plot: error: load_trainlog: "),
+        (("eval", "/dev/null"), "typedrl eval: error: load_checkpoint: /dev/null: not a regular file"),
+        (
+            ("ppo", "--out", str(run_dir), "--resume", "--updates", "3"),
+            f"typedrl ppo: error: restore: {run_dir / 'checkpoint.pt'}: restore_rng: a saved random state does not fit",
+        ),
+        (("ppo", "--out", ""), "typedrl ppo: error: argument --out: is an empty path; expected a name"),
+    ]
+    for args, message in cases:
+        status, stderr = run_here(capsys, *args)
+        lines = stderr.strip().splitlines()
+        assert (status, len(lines)) == (2, 1), (args, stderr)
+        assert lines[0].startswith(message), (args, lines[0])
+
+
+def test_your_own_environment_module_and_a_close_that_raises(tmp_path: Path) -> None:
+    (tmp_path / "custom_envs.py").write_text(CUSTOM_ENVS)
+    env = {**ENV, "PYTHONPATH": os.pathsep.join([str(tmp_path), ENV.get("PYTHONPATH", "")])}
+
+    def command(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*COMMAND, *args], capture_output=True, text=True, timeout=180, env=env, check=False)
+
+    trained = command(
+        "ppo",
+        "--env",
+        "custom_envs:custom/CartPole-v0",
+        "--updates",
+        "2",
+        "--eval-episodes",
+        "2",
+        "--eval-every",
+        "1",
+        "--out",
+        str(tmp_path / "own"),
+        "--quiet",
+    )
+    assert trained.returncode == 0, trained.stderr
+    assert load_trainlog(tmp_path / "own" / "trainlog.json").env_id == "custom_envs:custom/CartPole-v0"
+    checked = command("check-env", "custom_envs:custom/CloseRaises-v0", "--steps", "20")
+    assert checked.returncode == 1
+    assert "Traceback" not in checked.stderr
+    assert checked.stdout.strip().splitlines()[-1] == "closing the environment raised RuntimeError: close failed"
+    closing = command(
+        "ppo",
+        "--env",
+        "custom_envs:custom/CloseRaises-v0",
+        "--updates",
+        "1",
+        "--eval-episodes",
+        "2",
+        "--eval-every",
+        "1",
+        "--out",
+        str(tmp_path / "closing"),
+        "--quiet",
+    )
+    assert closing.returncode == 0, closing.stderr  # the run's files are written; the failed close is a warning
+    assert "RuntimeWarning: " in closing.stderr
+    assert "raised RuntimeError: close failed" in closing.stderr
+    assert load_trainlog(tmp_path / "closing" / "trainlog.json").finished
+
+
+def test_an_interrupt_without_a_log_says_so(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [*COMMAND, "ppo", "--updates", "400", "--eval-every", "0", "--log", "off", "--out", str(out)],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (out / "checkpoint.pt").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    first = stderr.strip().splitlines()[0]
+    assert first.endswith(f"is saved in {out} (the log is off)")
+    assert not (out / "trainlog.json").exists()

@@ -21,6 +21,7 @@ from zoo import HostileDict, RaisingArray, RaisingClass, object_array
 from typedrl.collect import Policy, PolicyStep, RolloutCollector
 from typedrl.envs import CheckedVectorEnv, make_env
 from typedrl.errors import ContractViolation, RolloutError
+from typedrl.policies import ActorCritic, SampledPolicy
 from typedrl.records import Rollout
 from typedrl.returns import gae
 
@@ -676,3 +677,21 @@ def test_an_unchecked_env_reset_the_collector_cannot_record_is_a_rollout_error()
     assert str(caught.value) == (
         "RolloutCollector: env.reset returned a float32 array of shape (4, 4); expected (observations, info)"
     )
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error shown when CUDA is absent")
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        ("cuda", "RolloutCollector: device is 'cuda', but this torch sees no CUDA device; use 'cpu'"),
+        ("meta", "RolloutCollector: device is 'meta'; expected 'cpu', 'cuda' or 'mps'"),
+        ("gpu", "RolloutCollector: device is 'gpu'; expected a device torch knows, such as 'cpu' or 'cuda'"),
+        (3, "RolloutCollector: device is 3; expected a torch.device or a string such as 'cpu' or 'cuda'"),
+    ],
+)
+def test_the_device_is_checked(device: Any, message: str) -> None:
+    env = make_env("CartPole-v1", num_envs=2, seed=0)
+    policy = SampledPolicy(ActorCritic(4, 2), torch.Generator().manual_seed(0))
+    with pytest.raises(RolloutError) as caught:
+        RolloutCollector(env, policy, horizon=4, device=device)
+    assert str(caught.value) == message

@@ -29,7 +29,7 @@ def test_torchlean_preset_is_the_demo_configuration() -> None:
 
 def test_reinforce_defaults_are_the_tch_rs_example() -> None:
     config = reinforce_preset()
-    assert (config.epochs, config.min_steps_per_epoch, config.learning_rate, config.hidden, config.gamma) == (
+    assert (config.updates, config.min_steps_per_update, config.learning_rate, config.hidden, config.gamma) == (
         50,
         5000,
         1e-2,
@@ -118,8 +118,43 @@ def test_an_error_is_blamed_on_the_layer_that_set_it(tmp_path: Path) -> None:
         build(PPOConfig, [preset, long, ("--num-envs", {"num_envs": 2**16})])
 
 
+def test_reinforce_reads_the_old_names_of_its_budget_with_a_warning() -> None:
+    with pytest.warns(DeprecationWarning, match=r"is now") as caught:
+        config = reinforce_preset(epochs=3, min_steps_per_epoch=100)
+    assert sorted(str(warning.message) for warning in caught) == [
+        "ReinforceConfig: 'epochs' is now 'updates'",
+        "ReinforceConfig: 'min_steps_per_epoch' is now 'min_steps_per_update'",
+    ]
+    assert (config.updates, config.min_steps_per_update) == (3, 100)
+    with pytest.raises(ConfigError, match=r"epochs, updates: epochs is the old name of updates; give one of them"):
+        reinforce_preset(epochs=3, updates=4)
+
+
+def test_one_config_union_discriminated_on_algo() -> None:
+    from pydantic import TypeAdapter
+
+    from typedrl.config import Config, config_class
+
+    adapter: TypeAdapter[Config] = TypeAdapter(Config)
+    assert type(adapter.validate_python({"algo": "ppo", "updates": 3})) is PPOConfig
+    assert adapter.validate_python({"algo": "reinforce", "updates": 3}).algo == "reinforce"
+    assert config_class("ppo") is PPOConfig
+    with pytest.raises(ConfigError, match=r"^algo is 'sac'; expected one of 'ppo', 'reinforce'"):
+        config_class("sac")
+
+
+def test_ppo_minibatches_by_count_or_size() -> None:
+    assert ppo_preset().minibatch_count == 1
+    assert ppo_preset(minibatches=4).minibatch_count == 4
+    assert ppo_preset(minibatch_size=64).minibatch_count == 4  # 32 steps x 8 envs = 256
+    with pytest.raises(ConfigError, match=r"minibatches is 2 and minibatch_size is 64; expected at most one"):
+        ppo_preset(minibatches=2, minibatch_size=64)
+    with pytest.raises(ConfigError, match=r"minibatch_size is 100; expected a divisor of horizon·num_envs = 256"):
+        ppo_preset(minibatch_size=100)
+
+
 def test_unknown_preset() -> None:
-    with pytest.raises(ConfigError, match=r"^preset is 'nope'; expected one of default, sb3-zoo, torchlean$"):
+    with pytest.raises(ConfigError, match=r"^preset is 'nope'; expected one of default, sb3-zoo, acrobot, torchlean$"):
         ppo_preset("nope")
 
 
@@ -138,11 +173,11 @@ def test_load_json_and_toml(tmp_path: Path) -> None:
     json_file = tmp_path / "run.json"
     json_file.write_text(json.dumps({"algo": "ppo", "seed": 7, "eval": {"every": 2}}))
     toml_file = tmp_path / "run.toml"
-    toml_file.write_text('algo = "reinforce"\nepochs = 3\n')
+    toml_file.write_text('algo = "reinforce"\nupdates = 3\n')
     loaded = load_config(json_file)
     assert isinstance(loaded, PPOConfig)
     assert (loaded.seed, loaded.eval.every) == (7, 2)
-    assert load_config(toml_file).model_dump()["epochs"] == 3
+    assert load_config(toml_file).model_dump()["updates"] == 3
 
 
 def test_config_file_errors(tmp_path: Path) -> None:
@@ -177,3 +212,18 @@ def test_config_file_errors(tmp_path: Path) -> None:
 def test_config_error_pickles() -> None:
     error = pickle.loads(pickle.dumps(ConfigError("bad", "eval.every")))
     assert (str(error), error.field) == ("bad", "eval.every")
+
+
+def test_yaml_aliases_and_byte_order_marks(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text('a: &a ["lol", "lol"]\nb: &b [*a, *a, *a]\n')
+    with pytest.raises(ConfigError, match=r"is not valid YAML: an alias \(\*a\) at line 2: config files take no"):
+        read_config_file(bomb)
+    marked = tmp_path / "marked.json"
+    marked.write_bytes(b'\xef\xbb\xbf{"seed": 3}')
+    assert read_config_file(marked) == {"seed": 3}
+
+
+def test_a_partial_eval_table_keeps_the_algorithms_eval_defaults() -> None:
+    assert reinforce_preset(eval={"episodes": 2}).eval.every == 0
+    assert ppo_preset(eval={"episodes": 2}).eval.every == 8

@@ -414,3 +414,24 @@ def test_check_env_in_warn_mode_goes_on_past_unreadable_flags() -> None:
         assert [(violation.step, violation.field) for violation in report.violations] == [(2, "terminated")]
         assert report.steps == 5
         assert report.error is None
+
+
+class _Exits(gym.Env[np.ndarray, np.int64]):
+    observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action: np.int64) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        raise SystemExit(3)
+
+
+def test_an_env_that_calls_sys_exit_is_an_env_error() -> None:
+    checked = CheckedEnv(_Exits())
+    checked.reset(seed=0)
+    with pytest.raises(EnvError) as caught:
+        checked.step(np.int64(0))
+    assert str(caught.value) == "_Exits step 1: step raised SystemExit: 3"

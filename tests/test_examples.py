@@ -30,3 +30,12 @@ def test_custom_loop_trains(name: str) -> None:
     assert [line.split(":")[0] for line in lines] == ["update 20", "update 40", "update 60"]
     returns = [float(line.rsplit(" ", 1)[1]) for line in lines]
     assert returns[-1] > 50.0  # a random CartPole policy averages about 22
+
+
+def test_the_added_algorithm_trains_with_typedrls_runner() -> None:
+    """docs/add-algorithm.md's A2C: registered in one file, trained by typedrl.train, and it learns."""
+    lines = run_example("add_algorithm.py").splitlines()
+    evaluations = [line for line in lines if line.startswith("update ")]
+    assert [line.split(":")[0] for line in evaluations] == ["update 100", "update 200", "update 300"]
+    assert float(evaluations[-1].rsplit(" ", 1)[1]) >= 200.0  # a random CartPole policy averages about 22
+    assert lines[-1] == "a2c: 300 updates, 38400 env steps"

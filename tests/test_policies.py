@@ -2,6 +2,7 @@
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
@@ -301,3 +302,38 @@ def test_sampled_policy_is_reproducible_from_its_generator() -> None:
     expected = model.act(observations, torch.rand(16, generator=replay))
     assert_exact(first.act(observations).actions, expected.actions)
     assert_exact(first.value(observations), model.value(observations))
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: categorical_log_prob(torch.zeros(3, 2), torch.zeros(4, dtype=torch.long)),
+            "categorical_log_prob: actions has shape (4,); expected (3,) (one per row of logits (3, 2))",
+        ),
+        (
+            lambda: categorical_log_prob(torch.zeros(2), torch.zeros(2, dtype=torch.long)),
+            "categorical_log_prob: logits has shape (2,); expected [B, A] with A >= 1",
+        ),
+        (
+            lambda: categorical_log_prob(torch.zeros(3, 2), [0, 1, 0]),  # type: ignore[arg-type]
+            "categorical_log_prob: actions is a list; expected an integer tensor",
+        ),
+        (
+            lambda: categorical_entropy(torch.zeros(2, 2, dtype=torch.long)),
+            "categorical_entropy: logits has dtype torch.int64; expected a floating dtype",
+        ),
+        (
+            lambda: categorical_entropy(torch.zeros(2, 0)),
+            "categorical_entropy: logits has shape (2, 0); expected [B, A] with A >= 1",
+        ),
+        (
+            lambda: sample_categorical(torch.zeros(2, 0), torch.zeros(2)),
+            "sample_categorical: logits has shape (2, 0); expected [B, A] with A >= 1",
+        ),
+    ],
+)
+def test_arguments_of_the_wrong_kind_or_shape_are_input_errors(call: Any, message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        call()
+    assert str(caught.value) == message

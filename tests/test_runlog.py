@@ -53,7 +53,8 @@ def run(path: Path, *, wall: float = 0.0, started_at: str = "2025-01-01T00:00:00
 
 def test_round_trip(tmp_path: Path) -> None:
     log = run(tmp_path / "trainlog.json")
-    loaded = load_trainlog(log.finish())
+    assert log.finish() == tmp_path / "trainlog.json"
+    loaded = load_trainlog(tmp_path / "trainlog.json")
     assert loaded == log.snapshot()
     assert loaded.finished
     assert loaded.schema_version == SCHEMA_VERSION
@@ -197,12 +198,21 @@ def test_load_errors_name_the_file_and_the_problem(tmp_path: Path) -> None:
     with pytest.raises(RunLogError, match=r"the top level is a list; expected an object$"):
         load_trainlog(array)
 
-    newer = write_json(tmp_path / "newer.json", valid_data(tmp_path) | {"schema_version": 2})
+    newer = write_json(tmp_path / "newer.json", valid_data(tmp_path) | {"schema_version": 3})
     with pytest.raises(RunLogError) as caught:
         load_trainlog(newer)
     assert str(caught.value) == (
-        f"load_trainlog: {newer}: schema_version is 2; expected 1 (the version this typedrl reads)"
+        f"load_trainlog: {newer}: schema_version is 3; expected one of 1, 2 (the versions this typedrl reads)"
     )
+    # A log of typedrl 0.1 (schema 1: no top-level notes, none of the fields version 2 added) still reads.
+    older = valid_data(tmp_path) | {"schema_version": 1}
+    older.pop("notes")
+    for record in older["updates"]:
+        for field in ("episode_length_mean", "explained_variance", "clip_range", "epochs"):
+            record.pop(field, None)
+    for record in older["evaluations"]:
+        record.pop("lengths", None)
+    assert load_trainlog(write_json(tmp_path / "older.json", older)).schema_version == 1
 
     data = valid_data(tmp_path)
     data["updates"][1]["losses"]["policy"] = math.nan  # json.dumps writes the non-standard NaN literal
@@ -234,7 +244,7 @@ def test_load_errors_name_the_file_and_the_problem(tmp_path: Path) -> None:
 def test_json_schema_describes_every_field() -> None:
     schema = json_schema()
     assert schema["title"] == "TrainLog"
-    assert schema["properties"]["schema_version"]["const"] == 1
+    assert schema["properties"]["schema_version"]["enum"] == [1, 2]
     for model in [schema, *schema["$defs"].values()]:
         for name, field in model["properties"].items():
             assert field.get("description"), f"{model['title']}.{name} has no description"

@@ -5,6 +5,7 @@ atomic rename (every file typedrl writes is committed by one ``os.replace``), an
 disk. Interrupts are real signals sent to a real ``typedrl`` process.
 """
 
+import json
 import multiprocessing
 import os
 import signal
@@ -42,7 +43,7 @@ def small_ppo(**overrides: Any) -> PPOConfig:
 
 
 def small_reinforce(**overrides: Any) -> ReinforceConfig:
-    settings: dict[str, Any] = {"epochs": 3, "num_envs": 2, "min_steps_per_epoch": 100}
+    settings: dict[str, Any] = {"updates": 3, "num_envs": 2, "min_steps_per_update": 100}
     return reinforce_preset(**{**settings, **overrides})
 
 
@@ -105,6 +106,10 @@ def _check_complete(out: Path, budget: int, every: int) -> None:
     assert checkpoint.extra["finished"] is True
     assert (out / "curve.png").exists()
     assert not [path.name for path in out.iterdir() if path.name.endswith(".tmp")]
+    best = max(log.evaluations, key=lambda record: record.mean)  # the first of equal bests
+    assert load_checkpoint(out / "best.pt").progress["done"] == best.update
+    rows = (out / "progress.csv").read_text().splitlines()
+    assert len(rows) == budget + 1  # a header and one row per update
 
 
 @pytest.mark.parametrize("algo", ["ppo", "reinforce"])
@@ -133,8 +138,8 @@ def test_a_directory_holding_a_run_is_refused_unless_overwritten(tmp_path: Path)
     with pytest.raises(ConfigError) as caught:
         train(small_ppo(updates=1), out_dir=str(tmp_path), quiet=True)  # a str is a path too
     assert str(caught.value) == (
-        f"{str(tmp_path)!r} holds a run (checkpoint.pt, curve.png, trainlog.json); continue it with --resume, or "
-        "pass --overwrite to replace it"
+        f"{str(tmp_path)!r} holds a run (checkpoint.pt, best.pt, curve.png, progress.csv, trainlog.json); continue "
+        "it with --resume, or pass --overwrite to replace it"
     )
     assert (tmp_path / "trainlog.json").read_bytes() == before
     result = train(small_ppo(updates=1, eval={"every": 0}), out_dir=tmp_path, quiet=True, overwrite=True)
@@ -177,8 +182,8 @@ def test_resume_needs_a_checkpoint_and_a_log_of_the_same_run(tmp_path: Path) -> 
     with pytest.raises(RunLogError) as caught:
         train(small_ppo(updates=3), out_dir=first, resume=True, quiet=True)
     assert str(caught.value).endswith(
-        "trainlog.json belongs to another run: its seed is 5, the checkpoint's 0; move it away, or resume with --log "
-        "pointing at this run's log"
+        "trainlog.json belongs to another run: its seed is 5, the checkpoint's 0; move it away and resume with --log "
+        "off, or restore this run's log"
     )
 
 
@@ -320,7 +325,8 @@ def test_reinforce_checkpoints_every_epoch_by_default(tmp_path: Path) -> None:
     config = small_reinforce()
     assert config.checkpoint_every == 1
     out = tmp_path / "run"
-    assert _kill_at(config, out, 6, after=True) == 9  # start: log, checkpoint; epoch 1: log, checkpoint; epoch 2...
+    # Each save renames the log, progress.csv, then the checkpoint: after the 9th rename, update 2 is saved.
+    assert _kill_at(config, out, 9, after=True) == 9
     assert load_checkpoint(out / "checkpoint.pt").progress["done"] == 2
 
 
@@ -328,3 +334,123 @@ def test_interrupted_is_a_keyboard_interrupt() -> None:
     error = RunInterrupted("x", signal_number=signal.SIGINT, saved_update=3, out_dir=Path("r"))
     assert isinstance(error, KeyboardInterrupt)
     assert (error.saved_update, error.out_dir) == (3, Path("r"))
+
+
+def test_best_pt_keeps_the_best_evaluation_and_eval_reproduces_it(tmp_path: Path) -> None:
+    config = ppo_preset(seed=1, updates=24, eval={"every": 4, "episodes": 3}, checkpoint_every=4)
+    result = train(config, out_dir=tmp_path, quiet=True)
+    log = load_trainlog(tmp_path / "trainlog.json")
+    best = max(log.evaluations, key=lambda record: record.mean)  # the first of equal bests
+    assert result.best_path == tmp_path / "best.pt"
+    assert result.best_evaluation is not None
+    assert result.best_evaluation.mean == best.mean
+    assert load_checkpoint(tmp_path / "best.pt").progress["done"] == best.update
+    evaluated = subprocess.run(
+        [*COMMAND, "eval", str(tmp_path / "best.pt")], capture_output=True, text=True, env=ENV, check=False
+    )
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert f"{len(best.returns)} episodes: mean {best.mean:.2f} ± {best.std:.2f}" in evaluated.stdout
+
+
+def test_a_target_return_stops_early_and_says_so(tmp_path: Path) -> None:
+    lines: list[str] = []
+    config = ppo_preset(seed=0, updates=200, target_return=100.0, eval={"every": 4, "episodes": 2})
+    result = train(config, out_dir=tmp_path, echo=lines.append)
+    assert result.reached_target
+    assert result.updates < 200
+    note = next(line for line in lines if line.startswith("stopped at update"))
+    assert note.startswith(f"stopped at update {result.updates}: greedy mean ")
+    assert note.endswith("reached the target 100")
+    assert note in load_trainlog(tmp_path / "trainlog.json").notes
+    assert train(None, out_dir=tmp_path, resume=True, quiet=True).updates == result.updates  # it is complete
+
+
+def test_a_log_elsewhere_is_never_replaced_and_a_resumed_run_keeps_its_log(tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    train(small_ppo(updates=1, eval={"every": 0}), out_dir=other, quiet=True)
+    before = (other / "trainlog.json").read_bytes()
+    for overwrite in (False, True):
+        with pytest.raises(ConfigError) as caught:
+            train(small_ppo(), out_dir=tmp_path / "new", log=other / "trainlog.json", overwrite=overwrite)
+        assert str(caught.value) == (
+            f"log: {str(other / 'trainlog.json')!r} exists (another run's log?); choose a new --log path, or remove it"
+        )
+    assert (other / "trainlog.json").read_bytes() == before
+    assert not (tmp_path / "new").exists()  # refused before anything was written
+    # "off" in any case is no log, not a file named OFF.
+    quiet = train(small_ppo(updates=1, eval={"every": 0}), out_dir=tmp_path / "off", log="OFF", quiet=True)
+    assert quiet.log_path is None
+    assert sorted(path.name for path in (tmp_path / "off").iterdir()) == [
+        ".typedrl.lock",
+        "checkpoint.pt",
+        "progress.csv",
+    ]
+    # A resumed run writes where it wrote before; another --log would split the log in two.
+    elsewhere = tmp_path / "logs" / "run.json"
+    train(small_ppo(updates=2, eval={"every": 0}), out_dir=tmp_path / "split", log=elsewhere, quiet=True)
+    with pytest.raises(ConfigError, match=r"^--resume: the run wrote its log to .*run.json'; resume without --log"):
+        train(small_ppo(updates=3, eval={"every": 0}), out_dir=tmp_path / "split", log=tmp_path / "x.json", resume=True)
+    train(small_ppo(updates=3, eval={"every": 0}), out_dir=tmp_path / "split", resume=True, quiet=True)
+    assert [record.update for record in load_trainlog(elsewhere).updates] == [1, 2, 3]
+    assert not (tmp_path / "split" / "trainlog.json").exists()
+    with pytest.raises(ConfigError, match=r"^--resume: the run wrote no log \(--log off\)"):
+        train(small_ppo(updates=3, eval={"every": 0}), out_dir=tmp_path / "off", log=tmp_path / "y.json", resume=True)
+
+
+def test_a_resumed_log_must_be_whole(tmp_path: Path) -> None:
+    train(small_ppo(updates=4, eval={"every": 0}), out_dir=tmp_path, quiet=True)
+    log = json.loads((tmp_path / "trainlog.json").read_text())
+    log["updates"] = [record for record in log["updates"] if record["update"] not in (2, 3)]
+    (tmp_path / "trainlog.json").write_text(json.dumps(log))
+    with pytest.raises(RunLogError, match=r"trainlog.json lacks updates 2–3 of the 4 the checkpoint has done"):
+        train(small_ppo(updates=6, eval={"every": 0}), out_dir=tmp_path, resume=True, quiet=True)
+    (tmp_path / "trainlog.json").unlink()
+    with pytest.raises(
+        RunLogError, match=r"the run's log .*trainlog.json' is missing; restore it, or resume with --log"
+    ):
+        train(small_ppo(updates=6, eval={"every": 0}), out_dir=tmp_path, resume=True, quiet=True)
+    result = train(small_ppo(updates=6, eval={"every": 0}), out_dir=tmp_path, resume=True, quiet=True, log="off")
+    assert result.updates == 6
+
+
+def test_where_a_run_may_not_write(tmp_path: Path) -> None:
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError) as caught:
+        train(small_ppo(), out_dir=tmp_path / "home")
+    assert str(caught.value) == (
+        f"{str(tmp_path / 'home')!r} holds other files (notes.txt); a run writes into a directory of its own: choose a"
+        " new --out, or pass --overwrite to write into this one anyway"
+    )
+    with pytest.raises(ConfigError, match=r"^out is an empty path; expected a directory name$"):
+        train(small_ppo(), out_dir="")
+    with pytest.raises(ConfigError, match=r"^out: '.*' cannot be used: File name too long$"):
+        train(small_ppo(), out_dir=tmp_path / ("a" * 300))
+    for bad in (b"x", 3):
+        with pytest.raises(ConfigError, match=r"^train: out is .*; expected a path \(str or Path\)$"):
+            train(small_ppo(), out_dir=bad)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"^train: config is \{'algo': 'ppo'\} \(a dict\); expected a config"):
+        train({"algo": "ppo"})  # type: ignore[arg-type]
+    unchecked = small_ppo().model_copy(update={"hidden": 10**6, "layers": 10})  # model_copy does not validate
+    with pytest.raises(ConfigError, match=r"^train: config: hidden: Input should be less than or equal to 65536"):
+        train(unchecked, out_dir=tmp_path / "huge")
+    assert not (tmp_path / "huge").exists()
+    with pytest.raises(ConfigError, match=r"^env_id is 'CartPole-v9'"):
+        train(small_ppo(env_id="CartPole-v9"), out_dir=tmp_path / "bad-env")
+    assert not (tmp_path / "bad-env").exists()  # the env is made before the run directory
+
+
+def test_evaluation_off_means_no_evaluation_at_all(tmp_path: Path) -> None:
+    result = train(small_ppo(updates=2, eval={"every": 0}), out_dir=tmp_path, quiet=True)
+    assert result.final_evaluation is None
+    assert result.curve_path is None
+    assert load_trainlog(tmp_path / "trainlog.json").evaluations == []
+
+
+def test_default_run_directories_do_not_collide() -> None:
+    from typedrl.runner import default_run_dir
+
+    name = default_run_dir(small_ppo()).name
+    assert name.startswith("ppo-CartPole-v1-0-")
+    assert name.endswith(f"-{os.getpid()}")
+    assert "/" not in default_run_dir(small_ppo(env_id="ALE/Pong-v5")).name

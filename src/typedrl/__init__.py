@@ -10,11 +10,19 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
-    from typedrl.algos import PPO, EpochStats, Reinforce, UpdateStats
+    from typedrl.algos import PPO, Algorithm, Reinforce, UpdateStats, register
     from typedrl.checkpoint import Checkpoint, load_checkpoint, restore, save_checkpoint
     from typedrl.checks import set_shape_checks, shape_checks, shape_checks_enabled
     from typedrl.collect import Policy, PolicyStep, RolloutCollector
-    from typedrl.config import EvalConfig, PPOConfig, ReinforceConfig, load_config, ppo_preset, reinforce_preset
+    from typedrl.config import (
+        AlgoConfig,
+        EvalConfig,
+        PPOConfig,
+        ReinforceConfig,
+        load_config,
+        ppo_preset,
+        reinforce_preset,
+    )
     from typedrl.contract import Contract, ContractOptions, ContractWarning
     from typedrl.envs import CheckedEnv, CheckedVectorEnv, CheckReport, check_env, make_env
     from typedrl.errors import (
@@ -36,7 +44,8 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from typedrl.records import ActorCriticSample, Rollout, Step
     from typedrl.returns import discounted_returns, gae, lambda_returns, normalize_advantages, td_errors
     from typedrl.runlog import RunLog, TrainLog, load_trainlog
-    from typedrl.runner import RunResult, train
+    from typedrl.runner import RunInterrupted, RunResult, train
+    from typedrl.sinks import Callback, TensorBoardSink
 
 # The public API is imported lazily (PEP 562): `import typedrl` is instant, `typedrl.NAME` imports NAME's module on
 # first use. So `typedrl --help` needs no torch, and an interrupt or a bad environment variable while torch loads
@@ -55,7 +64,12 @@ _LAZY: dict[str, str] = {
     "ContractViolation": "typedrl.errors",
     "ContractWarning": "typedrl.contract",
     "EnvError": "typedrl.errors",
-    "EpochStats": "typedrl.algos",
+    "Algorithm": "typedrl.algos",
+    "AlgoConfig": "typedrl.config",
+    "Callback": "typedrl.sinks",
+    "RunInterrupted": "typedrl.runner",
+    "TensorBoardSink": "typedrl.sinks",
+    "register": "typedrl.algos",
     "EvalConfig": "typedrl.config",
     "EvalResult": "typedrl.evaluation",
     "EvaluationError": "typedrl.errors",
@@ -123,6 +137,9 @@ __all__ = [
     "PPO",
     "ActorCritic",
     "ActorCriticSample",
+    "AlgoConfig",
+    "Algorithm",
+    "Callback",
     "CheckReport",
     "CheckedEnv",
     "CheckedVectorEnv",
@@ -134,7 +151,6 @@ __all__ = [
     "ContractViolation",
     "ContractWarning",
     "EnvError",
-    "EpochStats",
     "EvalConfig",
     "EvalResult",
     "EvaluationError",
@@ -148,11 +164,13 @@ __all__ = [
     "Rollout",
     "RolloutCollector",
     "RolloutError",
+    "RunInterrupted",
     "RunLog",
     "RunLogError",
     "RunResult",
     "SampledPolicy",
     "Step",
+    "TensorBoardSink",
     "TrainLog",
     "TrainingError",
     "TypedRLError",
@@ -170,6 +188,7 @@ __all__ = [
     "normalize_advantages",
     "plot_curve",
     "ppo_preset",
+    "register",
     "reinforce_preset",
     "restore",
     "save_checkpoint",

@@ -114,7 +114,22 @@ def capture_rng() -> RngState:
 
 
 def restore_rng(state: RngState) -> None:
-    """Put every random stream back to ``state``; CUDA states are restored for the devices present."""
+    """Put every random stream back to ``state``; CUDA states are restored for the devices present.
+
+    Raises:
+        CheckpointError: a saved state does not fit its generator (a wrong size or type); every stream is then
+            left as it was before the call.
+    """
+    before = capture_rng()
+    try:
+        _apply_rng(state)
+    except (RuntimeError, ValueError, TypeError, IndexError, AttributeError) as error:
+        _apply_rng(before)
+        detail = " ".join(f"{type(error).__name__}: {error}".split())
+        raise CheckpointError(f"restore_rng: a saved random state does not fit its generator ({detail})") from None
+
+
+def _apply_rng(state: RngState) -> None:
     torch.set_rng_state(state.torch_cpu)
     if torch.cuda.is_available():
         for device, cuda_state in enumerate(state.torch_cuda[: torch.cuda.device_count()]):
@@ -127,19 +142,20 @@ def restore_rng(state: RngState) -> None:
 
 def _check_plain(value: object, where: str) -> None:
     """Raise unless ``value`` is made of what weights-only loading accepts."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str | int):
-                raise CheckpointError(f"save_checkpoint: {where} has a key {key!r}; expected str or int keys")
-            _check_plain(item, f"{where}[{key!r}]")
-    elif isinstance(value, list | tuple) and not isinstance(value, torch.Size):
-        for index, item in enumerate(value):
-            _check_plain(item, f"{where}[{index}]")
-    elif not isinstance(value, _PLAIN):
-        raise CheckpointError(
-            f"save_checkpoint: {where} is a {type(value).__name__}; expected dicts, lists, tuples, str, int, float, "
-            "bool, None or tensors (weights-only loading refuses anything else)"
-        )
+
+    def key(path: str, name: object) -> None:
+        if not isinstance(name, str | int):
+            raise CheckpointError(f"save_checkpoint: {path} has a key {name!r}; expected str or int keys")
+
+    def leaf(path: str, item: object) -> object:
+        if not isinstance(item, _PLAIN):
+            raise CheckpointError(
+                f"save_checkpoint: {path} is a {type(item).__name__}; expected dicts, lists, tuples, str, int, "
+                "float, bool, None or tensors (weights-only loading refuses anything else)"
+            )
+        return item
+
+    _validate.map_nested(value, leaf, where=where, key=key, atoms=(torch.Size,))
 
 
 def _rng_payload(state: RngState) -> dict[str, Any]:
@@ -202,16 +218,19 @@ def save_checkpoint(
     Raises:
         CheckpointError: something that weights-only loading could not read back, or a non-finite progress value.
     """
+    plain_progress: dict[str, int | float] = {}
     for name, number in progress.items():
-        if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
+        if not _validate.is_real(number) or not math.isfinite(number):
             raise CheckpointError(f"save_checkpoint: progress[{name!r}] is {number!r}; expected a finite number")
+        # A numpy scalar is stored as the Python number it holds: weights-only loading reads nothing else.
+        plain_progress[name] = int(number) if _validate.is_integer(number) else float(number)
     payload = {
         "format": _FORMAT,
         "format_version": FORMAT_VERSION,
         "modules": {name: module.state_dict() for name, module in modules.items()},
         "optimizers": {name: optimizer.state_dict() for name, optimizer in optimizers.items()},
         "config": dict(config),
-        "progress": dict(progress),
+        "progress": plain_progress,
         "rng": None if rng is None else _rng_payload(rng),
         "extra": dict(extra or {}),
     }
@@ -223,7 +242,9 @@ def save_checkpoint(
         with atomic_writer(target, error=CheckpointError) as handle:
             torch.save(payload, handle)
     except OSError as err:
-        raise CheckpointError(f"save_checkpoint: {target}: cannot write it: {err.strerror or err}") from None
+        raise CheckpointError(
+            f"save_checkpoint: {target}: cannot write it: {err.strerror or err}", write=True
+        ) from None
     return target
 
 
@@ -339,8 +360,10 @@ def load_checkpoint(path: str | os.PathLike[str], *, map_location: str | torch.d
     file = resolve_checkpoint_path(path)
     where = f"load_checkpoint: {file}"
     location = _validate.device("load_checkpoint", map_location, error=CheckpointError)
-    if not file.is_file():
+    if not file.exists():
         raise CheckpointError(f"{where}: no such file")
+    if not file.is_file():
+        raise CheckpointError(f"{where}: not a regular file (a device, a FIFO?); expected a checkpoint.pt")
     _sniff(file, where)
     try:
         payload = torch.load(file, map_location=location, weights_only=True)
@@ -416,5 +439,24 @@ def restore(
         _load_into(where, "module", name, module, checkpoint.modules)
     for name, optimizer in (optimizers or {}).items():
         _load_into(where, "optimizer", name, optimizer, checkpoint.optimizers)
+        _check_optimizer_state(where, name, optimizer)
     if rng and checkpoint.rng is not None:
-        restore_rng(checkpoint.rng)
+        try:
+            restore_rng(checkpoint.rng)
+        except CheckpointError as error:
+            raise CheckpointError(f"{where}: {error}") from None
+
+
+def _check_optimizer_state(where: str, name: str, optimizer: torch.optim.Optimizer) -> None:
+    """Every per-parameter state tensor (Adam's moments) has its parameter's shape, dtype family and device:
+    ``load_state_dict`` does not check it, and a wrong one would only fail in the middle of training."""
+    for group in optimizer.param_groups:
+        for parameter in group["params"]:
+            for key, value in optimizer.state.get(parameter, {}).items():
+                if not isinstance(value, torch.Tensor) or value.dim() == 0:
+                    continue
+                if value.shape != parameter.shape or value.is_floating_point() != parameter.is_floating_point():
+                    raise CheckpointError(
+                        f"{where}: optimizer {name!r} does not fit: its state {key!r} has shape "
+                        f"{tuple(value.shape)} for a parameter of shape {tuple(parameter.shape)}"
+                    )

@@ -39,8 +39,8 @@ def _initial_setting() -> bool:
         return False
     # A ConfigError (a ValueError): the command line prints it as one line with exit status 2.
     raise ConfigError(
-        f"the environment variable TYPEDRL_SHAPE_CHECKS is {raw[:40]!r}; expected one of 1, 0, true, false, on, off"
-        " (or unset)",
+        f"the environment variable TYPEDRL_SHAPE_CHECKS is {raw[:40]!r}; expected one of 1, 0, true, false, yes, no,"
+        " on, off (or unset)",
         "TYPEDRL_SHAPE_CHECKS",
     )
 

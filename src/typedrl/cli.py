@@ -35,8 +35,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _int_at_least(minimum: int, complaint: str) -> Callable[[str], int]:
-    """An argparse type: an integer of at least ``minimum``; ``complaint`` says what a smaller one is."""
+def _int_at_least(minimum: int, complaint: str, *, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``minimum`` (``complaint`` says what a smaller one is) and at
+    most ``maximum``."""
 
     def parse(text: str) -> int:
         try:
@@ -45,6 +46,8 @@ def _int_at_least(minimum: int, complaint: str) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} {complaint}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{value} is more than {maximum}")
         return value
 
     return parse
@@ -52,6 +55,21 @@ def _int_at_least(minimum: int, complaint: str) -> Callable[[str], int]:
 
 _positive = _int_at_least(1, "is not a positive integer")
 _natural = _int_at_least(0, "is negative")
+# Bounds for flags that do not go through a config (whose fields have their own): the same as the config's.
+_MAX_SEED = 2**32 - 1
+_threads = _int_at_least(1, "is not a positive integer", maximum=256)
+_episodes = _int_at_least(1, "is not a positive integer", maximum=10_000)
+_steps = _int_at_least(1, "is not a positive integer", maximum=10**9)
+_eval_seed = _int_at_least(0, "is negative", maximum=_MAX_SEED - 100_000)
+_seed = _int_at_least(0, "is negative", maximum=_MAX_SEED)
+
+
+def _path(text: str) -> Path:
+    """An argparse type: a path that is not empty (``Path("")`` would quietly mean the current directory)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is an empty path; expected a name")
+    return Path(text)
+
 
 # Training flags that map onto config fields: flag → (location in the config, argparse type, help).
 _FIELD_FLAGS: dict[str, tuple[tuple[str, ...], Callable[[str], Any], str]] = {
@@ -63,6 +81,7 @@ _FIELD_FLAGS: dict[str, tuple[tuple[str, ...], Callable[[str], Any], str]] = {
     "--eval-episodes": (("eval", "episodes"), _positive, "Episodes per greedy evaluation."),
     "--eval-max-steps": (("eval", "max_steps"), _positive, "Step cap per evaluation episode."),
     "--checkpoint-every": (("checkpoint_every",), _positive, "Save checkpoint and log every this many updates."),
+    "--target-return": (("target_return",), float, "Stop once a greedy evaluation's mean return reaches this."),
 }
 
 
@@ -70,9 +89,7 @@ def _dest(flag: str) -> str:
     return flag.removeprefix("--").replace("-", "_")
 
 
-def _add_training_flags(
-    parser: argparse.ArgumentParser, *, presets: Sequence[str], budget: str, budget_help: str
-) -> None:
+def _add_training_flags(parser: argparse.ArgumentParser, *, presets: Sequence[str], aliases: Sequence[str]) -> None:
     parser.add_argument(
         "--preset", choices=presets, help=f"Named preset to start from (default: default; one of {', '.join(presets)})."
     )
@@ -86,21 +103,34 @@ def _add_training_flags(
         else:
             parser.add_argument(flag, type=kind, metavar=metavar, help=text)
         if flag == "--device":
-            parser.add_argument(f"--{budget}", type=_positive, help=budget_help)
+            names = ", ".join(aliases)
+            parser.add_argument(
+                "--updates",
+                *aliases,
+                dest="updates",
+                type=_positive,
+                help="The budget: training updates." + (f" ({names}: the same, its older name.)" if aliases else ""),
+            )
     parser.add_argument(
-        "--out", type=Path, metavar="DIR", help="Run directory (default: runs/<algo>-<env>-<seed>-<time>)."
+        "--out", type=_path, metavar="DIR", help="Run directory (default: runs/<algo>-<env>-<seed>-<time>)."
     )
     parser.add_argument(
         "--resume",
         action="store_true",
-        help=f"Continue the run in --out from its checkpoint, with its config; --{budget} may raise the budget.",
+        help="Continue the run in --out from its checkpoint, with its config; --updates may raise the budget.",
     )
     parser.add_argument("--overwrite", action="store_true", help="Replace a run already in --out.")
+    parser.add_argument(
+        "--tensorboard",
+        type=Path,
+        metavar="DIR",
+        help="Also write TensorBoard event files to DIR (needs the tensorboard package: typedrl[tensorboard]).",
+    )
     parser.add_argument("--log", metavar="PATH|off", help="Where to write trainlog.json (default: in --out), or 'off'.")
     parser.add_argument("--quiet", action="store_true", help="Print nothing but errors; no progress bar.")
     parser.add_argument(
         "--threads",
-        type=_positive,
+        type=_threads,
         default=1,
         help="torch CPU threads (default: %(default)s; small networks run fastest, and reproducibly, on one).",
     )
@@ -116,8 +146,9 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``typedrl`` argument parser (exposed for the docs' CLI reference)."""
-    from typedrl.config import PPO_PRESETS, REINFORCE_PRESETS
+    """The ``typedrl`` argument parser (exposed for the docs' CLI reference): one training command per
+    registered algorithm (:func:`typedrl.algos.register`), then ``eval``, ``check-env`` and ``plot``."""
+    from typedrl.algos import algorithm_names, algorithm_spec
 
     parser = _Parser(
         prog="typedrl",
@@ -127,12 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"typedrl {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
-    ppo = commands.add_parser("ppo", help="Train PPO (default: CartPole-v1, tuned preset).", description="Train PPO.")
-    _add_training_flags(ppo, presets=list(PPO_PRESETS), budget="updates", budget_help="Number of PPO updates.")
-    reinforce = commands.add_parser(
-        "reinforce", help="Train REINFORCE (the tch-rs CartPole example).", description="Train REINFORCE."
-    )
-    _add_training_flags(reinforce, presets=list(REINFORCE_PRESETS), budget="epochs", budget_help="Number of epochs.")
+    for name in algorithm_names():
+        spec = algorithm_spec(name)
+        summary = spec.description or f"Train {name}."
+        trainer = commands.add_parser(name, help=summary, description=summary)
+        # REINFORCE's budget was --epochs (the tch-rs example's word) before one vocabulary for every algorithm.
+        _add_training_flags(trainer, presets=list(spec.presets), aliases=["--epochs"] if name == "reinforce" else [])
 
     evaluate = commands.add_parser(
         "eval",
@@ -143,9 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "checkpoint", type=Path, help="A checkpoint.pt written by a training run, or its run directory."
     )
-    evaluate.add_argument("--episodes", type=_positive, help="Episodes (default: the run's eval episodes).")
-    evaluate.add_argument("--max-steps", type=_positive, help="Step cap per episode (default: the run's).")
-    evaluate.add_argument("--seed", type=_natural, help="Episode k is seeded seed + k (default: the run's eval seed).")
+    evaluate.add_argument(
+        "--episodes", type=_episodes, help="Episodes, at most 10000 (default: the run's eval episodes)."
+    )
+    evaluate.add_argument("--max-steps", type=_steps, help="Step cap per episode (default: the run's).")
+    evaluate.add_argument(
+        "--seed", type=_eval_seed, help="Episode k is seeded seed + k (default: the run's eval seed)."
+    )
     evaluate.add_argument(
         "--device", choices=["cpu", "cuda"], default="cpu", help="Where to run (default: %(default)s)."
     )
@@ -154,8 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
         "check-env", help="Run an environment through the contract with random actions.", description="Check an env."
     )
     check.add_argument("env_id", help="Gymnasium environment id.")
-    check.add_argument("--steps", type=_positive, default=1000, help="Steps to run (default: %(default)s).")
-    check.add_argument("--seed", type=_natural, default=0, help="Seed (default: %(default)s).")
+    check.add_argument("--steps", type=_steps, default=1000, help="Steps to run (default: %(default)s).")
+    check.add_argument("--seed", type=_seed, default=0, help="Seed (default: %(default)s).")
 
     plot = commands.add_parser("plot", help="Plot a trainlog.json's evaluation curve.", description="Plot a curve.")
     plot.add_argument("log", type=Path, help="A trainlog.json, or its run directory.")
@@ -166,8 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _flag_layers(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
     """One config layer per flag given, named by the flag, so an invalid value is blamed on its flag."""
     layers: list[tuple[str, dict[str, Any]]] = []
-    budget = "updates" if args.command == "ppo" else "epochs"
-    for flag, (location, _, _) in {**_FIELD_FLAGS, f"--{budget}": ((budget,), _positive, "")}.items():
+    for flag, (location, _, _) in {**_FIELD_FLAGS, "--updates": (("updates",), _positive, "")}.items():
         value = getattr(args, _dest(flag), None)
         if value is None:
             continue
@@ -179,22 +213,22 @@ def _flag_layers(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _training_config(args: argparse.Namespace) -> Any:
-    from typedrl.config import PPO_PRESETS, REINFORCE_PRESETS, PPOConfig, ReinforceConfig, build, read_config_file
+    from typedrl.algos import algorithm_spec
+    from typedrl.config import build, read_config_file
 
-    algo = args.command
-    model = PPOConfig if algo == "ppo" else ReinforceConfig
-    presets = PPO_PRESETS if algo == "ppo" else REINFORCE_PRESETS
+    spec = algorithm_spec(args.command)
     preset = args.preset or "default"
-    layers: list[tuple[str, Any]] = [(f"{algo} preset {preset!r}", presets[preset])]
+    layers: list[tuple[str, Any]] = [(f"{spec.name} preset {preset!r}", spec.presets[preset])]
     if args.config is not None:
         layers.append((f"config file {str(args.config)!r}", read_config_file(args.config)))
-    return build(model, [*layers, *_flag_layers(args)])
+    return build(spec.config, [*layers, *_flag_layers(args)])
 
 
 def _resumed_config(args: argparse.Namespace) -> Any:
     """The run's config from its checkpoint, with the flags given on top (train() refuses what may not change)."""
+    from typedrl.algos import algorithm_spec
     from typedrl.checkpoint import load_checkpoint
-    from typedrl.config import PPOConfig, ReinforceConfig, build
+    from typedrl.config import build
     from typedrl.errors import CheckpointError, ConfigError
     from typedrl.runner import CHECKPOINT_NAME, resumed_config
 
@@ -212,7 +246,7 @@ def _resumed_config(args: argparse.Namespace) -> Any:
             f"--resume: the run in {str(args.out)!r} is a {stored.algo} run; resume it with typedrl {stored.algo}",
             "resume",
         )
-    model = PPOConfig if args.command == "ppo" else ReinforceConfig
+    model = algorithm_spec(args.command).config
     return build(model, [(f"the config in {path}", stored.model_dump(mode="json")), *_flag_layers(args)])
 
 
@@ -227,34 +261,46 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume and args.out is None:
         raise ConfigError("--resume needs --out DIR: the run directory to continue", "resume")
     config = _resumed_config(args) if args.resume else _training_config(args)
-    log = None if args.log is None else ("off" if args.log == "off" else Path(args.log))
-    result = train(config, out_dir=args.out, log=log, resume=args.resume, overwrite=args.overwrite, quiet=args.quiet)
+    result = train(
+        config,
+        out_dir=args.out,
+        log=args.log,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        quiet=args.quiet,
+        tensorboard=args.tensorboard,
+    )
     if not args.quiet:
-        final = result.final_evaluation
+        final, best = result.final_evaluation, result.best_evaluation
         summary = "" if final is None else f"; greedy return {final.mean:.1f} ± {final.std:.1f}"
         print(
             f"done: {result.updates} updates, {result.env_steps} env steps, {result.train_seconds:.1f}s training"
             f"{summary}"
         )
+        if best is not None and result.best_path is not None and final is not None and best.mean > final.mean:
+            print(f"best: greedy return {best.mean:.1f} ± {best.std:.1f} in {result.best_path}")
         print(f"run directory: {result.out_dir}")
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from typedrl.algos import algorithm_spec, resolve_device, spaces_of
     from typedrl.checkpoint import load_checkpoint, resolve_checkpoint_path, restore
     from typedrl.config import EvalConfig
     from typedrl.evaluation import evaluate
-    from typedrl.runner import build_algorithm, greedy_actor, resumed_config
+    from typedrl.runner import resumed_config
 
     path = resolve_checkpoint_path(args.checkpoint)
     checkpoint = load_checkpoint(path)
-    stored = resumed_config(checkpoint)
-    config = stored.model_copy(update={"device": args.device})
-    algorithm = build_algorithm(config)
-    restore(checkpoint, modules={"model": algorithm.model}, rng=False)
+    config = resumed_config(checkpoint)
+    # The actor and the evaluation environments, nothing else: no training environments, no optimizer.
+    device = resolve_device(args.device)
+    modules, actor = algorithm_spec(config.algo).evaluation_actor(config, spaces_of(config.env_id))
+    restore(checkpoint, modules=modules, rng=False)
+    actor.to(device)
     run_eval: EvalConfig = config.eval
     result = evaluate(
-        greedy_actor(algorithm),
+        actor,
         config.env_id,
         episodes=args.episodes if args.episodes is not None else run_eval.episodes,
         base_seed=args.seed if args.seed is not None else run_eval.seed,
@@ -272,7 +318,8 @@ def _check_env(args: argparse.Namespace) -> int:
     from typedrl.errors import ConfigError, InputError
 
     try:
-        env = gymnasium.make(args.env_id)
+        # Gymnasium's own passive checker asserts on the first results; the contract checks every one instead.
+        env = gymnasium.make(args.env_id, disable_env_checker=True)
     except gymnasium.error.Error as error:
         raise ConfigError(str(error), "env_id") from None
     except Exception as error:  # the env's own module or constructor failed
@@ -283,9 +330,20 @@ def _check_env(args: argparse.Namespace) -> int:
     except InputError as error:  # spaces the contract cannot check: the same refusal as training's, exit 2
         raise ConfigError(f"env_id is {args.env_id!r}: {error}", "env_id") from None
     finally:
-        env.close()
+        closing = _close_quietly(env)
     print(report)
-    return 0 if report.passed else EXIT_FAILURE
+    if closing is not None:
+        print(f"closing the environment raised {closing}")
+    return 0 if report.passed and closing is None else EXIT_FAILURE
+
+
+def _close_quietly(env: Any) -> str | None:
+    """Close ``env``; what it raised, as one line, or ``None``."""
+    try:
+        env.close()
+    except Exception as error:
+        return " ".join(f"{type(error).__name__}: {error}".split())
+    return None
 
 
 def _plot(args: argparse.Namespace) -> int:
@@ -306,13 +364,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``typedrl`` command; returns the exit status."""
     command = "typedrl"
     try:
-        args = build_parser().parse_args(argv)
+        try:
+            parser = build_parser()  # imports the algorithms (their registry): torch, gymnasium, typedrl itself
+        except Exception as error:  # typedrl cannot load, e.g. a bad TYPEDRL_SHAPE_CHECKS
+            usage = type(error).__name__ == "ConfigError"
+            print(f"{command}: error: {_one_line(error)}", file=sys.stderr)
+            return EXIT_USAGE if usage else EXIT_FAILURE
+        args = parser.parse_args(argv)
         command = f"typedrl {args.command}"
-        handlers = {"ppo": _train, "reinforce": _train, "eval": _evaluate, "check-env": _check_env, "plot": _plot}
-        return _run(handlers[args.command], args, command)
+        handlers = {"eval": _evaluate, "check-env": _check_env, "plot": _plot}
+        return _run(handlers.get(args.command, _train), args, command)
     except KeyboardInterrupt:  # before a run started: nothing was written
+        _ignore_interrupts()
         print(f"{command}: interrupted before anything was written", file=sys.stderr)
         return EXIT_SIGINT
+
+
+def _ignore_interrupts() -> None:
+    """The command is ending because of an interrupt: a further Ctrl-C must not cut its last line short."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace, command: str) -> int:
@@ -332,6 +403,7 @@ def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace,
     try:
         return handler(args)
     except RunInterrupted as interrupted:
+        _ignore_interrupts()
         print(f"{command}: {interrupted}", file=sys.stderr)
         if interrupted.saved_update is not None and args.command in ("ppo", "reinforce"):
             print(
@@ -340,6 +412,7 @@ def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace,
             )
         return 128 + interrupted.signal_number
     except KeyboardInterrupt:
+        _ignore_interrupts()
         print(f"{command}: interrupted", file=sys.stderr)
         return EXIT_SIGINT
     except ConfigError as error:
@@ -347,9 +420,9 @@ def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace,
     except gymnasium.error.Error as error:  # an unknown environment id, a missing optional dependency
         return fail(error, EXIT_USAGE)
     except TypedRLError as error:
-        if args.command == "eval" and type(error).__name__ == "CheckpointError":
-            return fail(error, EXIT_USAGE)  # a file that is not a usable checkpoint is bad input
-        return fail(error, EXIT_FAILURE)
+        # A checkpoint or log handed over that cannot be used is bad input; writing one that fails is a failure.
+        handed_over = type(error).__name__ in ("CheckpointError", "RunLogError") and not getattr(error, "write", False)
+        return fail(error, EXIT_USAGE if handed_over else EXIT_FAILURE)
     except MemoryError:
         return fail(MemoryError("out of memory"), EXIT_FAILURE)
     except OSError as error:  # a file system refusal typedrl did not foresee: still one line

@@ -38,7 +38,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from jaxtyping import Float, Int64
 from torch import Tensor
 
-from typedrl._validate import describe
+from typedrl import _validate
+from typedrl._validate import describe, first_true, is_integer
 from typedrl.errors import RolloutError
 from typedrl.records import Rollout
 
@@ -181,8 +182,9 @@ class RolloutCollector:
         seed: int | None = None,
         device: torch.device | str = "cpu",
     ) -> None:
-        if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
+        if not is_integer(horizon) or horizon < 1:
             raise RolloutError(f"RolloutCollector: horizon is {horizon!r}; expected a positive int")
+        horizon = int(horizon)  # a numpy integer becomes a plain int
         if not isinstance(getattr(env, "num_envs", None), int):
             raise RolloutError(
                 f"RolloutCollector: env is a {type(env).__name__}; expected a Gymnasium vector environment (num_envs)"
@@ -192,7 +194,7 @@ class RolloutCollector:
         self.policy = policy
         self.horizon = horizon
         self.seed = seed
-        self.device = torch.device(device)
+        self.device = _validate.device("RolloutCollector", device, error=RolloutError)
         self.n_envs = int(env.num_envs)
         self.episode_returns: list[float] = []
         self.episode_lengths: list[int] = []
@@ -308,7 +310,7 @@ class RolloutCollector:
             )
         marked = np.zeros(n_envs, dtype=np.bool_) if mask is _MISSING else np.asarray(mask)
         if not marked[done].all():
-            env_index = int(np.flatnonzero(done & ~marked)[0])
+            (env_index,) = first_true(done & ~marked)
             raise RolloutError(
                 f"RolloutCollector: env {env_index} is done but info has no final_obs for it; expected"
                 f" info['final_obs'] and info['_final_obs'] {mode}"

@@ -8,13 +8,15 @@ through the contract with random actions and reports.
 An exception raised inside the environment's own ``reset`` or ``step`` leaves the checked wrappers as an
 :class:`~typedrl.errors.EnvError` naming the environment, the call, the step and (where the vector env lets it be
 known) the sub-environment, the original chained as its ``__cause__``. A typedrl error from an inner checked
-environment passes through unchanged, and ``KeyboardInterrupt`` and ``SystemExit`` are never caught.
+environment passes through unchanged, and ``KeyboardInterrupt`` is never caught (a ``SystemExit`` raised inside
+an environment's ``reset`` or ``step`` is that environment failing, and becomes an ``EnvError`` too).
 
 To run without the checks, use the environment the wrapper holds (``checked.env``) or build it with Gymnasium.
 """
 
 import dis
 import functools
+import importlib
 import re
 import warnings
 from collections.abc import Callable, Mapping
@@ -27,6 +29,7 @@ import numpy as np
 from gymnasium.envs.registration import load_env_creator
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv, VectorWrapper
 
+from typedrl._validate import integer
 from typedrl.contract import Contract, ContractOptions, ContractWarning, StepResult, autoreset_mode_of
 from typedrl.errors import ContractViolation, EnvError, HyperparameterError, TypedRLError
 
@@ -126,7 +129,7 @@ class CheckedEnv(gym.Wrapper[_ObsT, _ActT, _ObsT, _ActT]):
             result = self.env.reset(seed=seed, options=options)
         except TypedRLError:  # an inner checked env's: already says where
             raise
-        except Exception as error:
+        except (Exception, SystemExit) as error:  # sys.exit() in an env is its failure too
             raise _env_error(self.contract.env_id, "reset", self.num_steps, None, error) from error
         return self.contract.check_reset(result, step=self.num_steps)
 
@@ -145,7 +148,7 @@ class CheckedEnv(gym.Wrapper[_ObsT, _ActT, _ObsT, _ActT]):
             result = self.env.step(action)
         except TypedRLError:
             raise
-        except Exception as error:
+        except (Exception, SystemExit) as error:  # sys.exit() in an env is its failure too
             raise _env_error(contract.env_id, "step", step, None, error) from error
         self.num_steps = step
         if not contract.step_ok(result):
@@ -194,7 +197,7 @@ class CheckedVectorEnv(VectorWrapper[Any, Any, Any, Any, Any]):
             raw = self.env.reset(seed=seed, options=options)
         except TypedRLError:
             raise
-        except Exception as error:
+        except (Exception, SystemExit) as error:  # sys.exit() in an env is its failure too
             env_index = _sub_environment(self.env, error)
             raise _env_error(self.contract.env_id, "reset", self.num_steps, env_index, error) from error
         result = self.contract.check_reset(raw, step=self.num_steps)
@@ -217,7 +220,7 @@ class CheckedVectorEnv(VectorWrapper[Any, Any, Any, Any, Any]):
             result = self.env.step(actions)
         except TypedRLError:
             raise
-        except Exception as error:
+        except (Exception, SystemExit) as error:  # sys.exit() in an env is its failure too
             raise _env_error(contract.env_id, "step", step, _sub_environment(self.env, error), error) from error
         self.num_steps = step
         if not contract.step_ok(result):
@@ -256,16 +259,34 @@ def make_env(
         env_kwargs: keyword arguments for the environment's constructor.
         **options: the :class:`Contract` options.
     """
-    if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
-        raise HyperparameterError(f"make_env: num_envs is {num_envs!r}; expected an int >= 1")
+    num_envs = integer("make_env", "num_envs", num_envs, error=HyperparameterError, minimum=1)
     mode = None if autoreset_mode is None else AutoresetMode(autoreset_mode)
     kwargs = dict(env_kwargs or {})
+    env_id = _import_module_of(env_id)
     if _native_supports(env_id, mode):
         env = gym.make_vec(env_id, num_envs, vectorization_mode="vector_entry_point", **kwargs)
     else:
         vector_kwargs = {} if mode is None else {"autoreset_mode": mode}
-        env = gym.make_vec(env_id, num_envs, vectorization_mode="sync", vector_kwargs=vector_kwargs, **kwargs)
+        # Gymnasium's passive checker asserts on the first results of each sub-env (and its asserts vanish under
+        # python -O); the contract checks every result instead.
+        env = gym.make_vec(
+            env_id,
+            num_envs,
+            vectorization_mode="sync",
+            vector_kwargs=vector_kwargs,
+            **{"disable_env_checker": True, **kwargs},
+        )
     return CheckedVectorEnv(env, seed=seed, **options)
+
+
+def _import_module_of(env_id: str) -> str:
+    """``"module:Env-v0"`` (Gymnasium's syntax for an env a module registers when imported): import ``module``,
+    return ``"Env-v0"``. Any other id comes back as it is."""
+    module, separator, rest = env_id.partition(":")
+    if not separator:
+        return env_id
+    importlib.import_module(module)
+    return rest
 
 
 def _native_supports(env_id: str, mode: AutoresetMode | None) -> bool:
@@ -340,8 +361,7 @@ def check_env(
         seed: seeds the first reset and the action sampling.
         **options: the :class:`Contract` options.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise HyperparameterError(f"check_env: steps is {steps!r}; expected an int >= 0")
+    steps = integer("check_env", "steps", steps, error=HyperparameterError, minimum=0)
     env = gym.make(env_or_id) if isinstance(env_or_id, str) else env_or_id
     checked: CheckedEnv[Any, Any] | CheckedVectorEnv
     checked = CheckedVectorEnv(env, **options) if isinstance(env, VectorEnv) else CheckedEnv(env, **options)

@@ -13,6 +13,8 @@ and beartype, and name the argument and the bound dimensions; they are not subcl
 (they are ``jaxtyping.TypeCheckError``, a :class:`TypeError`).
 """
 
+from typing import Any
+
 __all__ = [
     "CheckpointError",
     "ConfigError",
@@ -163,7 +165,23 @@ class CheckpointError(TypedRLError, ValueError):
     Raised for a missing, truncated or corrupt file, a file that holds objects weights-only loading refuses
     (typedrl never unpickles arbitrary objects), a wrong format version, a missing key, and state dicts that do
     not fit the modules or optimizers they are restored into. The message names the file and the problem.
+
+    Attributes:
+        write: ``True`` when writing a checkpoint failed (a full disk): the run failed, as opposed to a checkpoint
+            handed over that cannot be used (the command line exits 1 for the first, 2 for the second).
     """
+
+    def __init__(self, message: str, *, write: bool = False) -> None:
+        self.write = write
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by the constructor's arguments."""
+        return (_checkpoint_error, (str(self), self.write))
+
+
+def _checkpoint_error(message: str, write: bool) -> "CheckpointError":
+    return CheckpointError(message, write=write)
 
 
 class EvaluationError(TypedRLError, ValueError):

@@ -59,10 +59,19 @@ def _row_problem(row: Tensor) -> str:
     return "are all -inf; expected at least one allowed action (a finite logit)"
 
 
-def _check_distributions(where: str, logits: Tensor, uniform: Tensor | None = None) -> None:
-    """Every row of ``logits`` a distribution (and every ``uniform`` in ``[0, 1)``), with one device sync."""
+def _check_logits(where: str, logits: object) -> None:
+    """A floating ``[B, A]`` tensor with at least one action (no values are read: no device sync)."""
+    if not isinstance(logits, Tensor):
+        raise InputError(f"{where}: logits is a {type(logits).__name__}; expected a floating tensor [B, A]")
+    if not logits.is_floating_point():
+        raise InputError(f"{where}: logits has dtype {logits.dtype}; expected a floating dtype")
     if logits.dim() != 2 or logits.shape[-1] == 0:
         raise InputError(f"{where}: logits has shape {tuple(logits.shape)}; expected [B, A] with A >= 1")
+
+
+def _check_distributions(where: str, logits: Tensor, uniform: Tensor | None = None) -> None:
+    """Every row of ``logits`` a distribution (and every ``uniform`` in ``[0, 1)``), with one device sync."""
+    _check_logits(where, logits)
     valid = logits.amax(dim=-1).isfinite()  # amax is NaN for a NaN row, +inf for +inf, -inf for all -inf
     if uniform is not None:
         if uniform.shape != logits.shape[:1]:
@@ -108,12 +117,21 @@ def greedy_actions(logits: Float[Tensor, " B A"]) -> Int[Tensor, " B"]:
 def categorical_log_prob(logits: Float[Tensor, " B A"], actions: Int[Tensor, " B"]) -> Float[Tensor, " B"]:
     """``log π(a|s) = log_softmax(logits)_a``, ``[B, A]`` and ``[B]`` integer actions to ``[B]``.
 
-    Finite for an allowed action, ``−inf`` for a masked one (logit ``−inf``), NaN for a row without a
-    distribution; its gradient is finite wherever its value is. Raises :class:`~typedrl.errors.InputError`
-    for an action outside ``[0, A)`` or a non-integer ``actions``.
+    Finite for an allowed action (unless its probability underflows the dtype, as ``π = e^{−6·10³⁸}`` does:
+    then ``−inf``), ``−inf`` for a masked one (logit ``−inf``), NaN for a row without a distribution; its gradient
+    is finite wherever its value is. Raises :class:`~typedrl.errors.InputError` for logits that are not a floating
+    ``[B, A]`` tensor, actions that are not an integer tensor of shape ``[B]``, or an action outside ``[0, A)``.
     """
+    _check_logits("categorical_log_prob", logits)
+    if not isinstance(actions, Tensor):
+        raise InputError(f"categorical_log_prob: actions is a {type(actions).__name__}; expected an integer tensor")
     if actions.dtype.is_floating_point or actions.dtype is torch.bool or actions.is_complex():
         raise InputError(f"categorical_log_prob: actions has dtype {actions.dtype}; expected an integer dtype")
+    if tuple(actions.shape) != tuple(logits.shape[:1]):
+        raise InputError(
+            f"categorical_log_prob: actions has shape {tuple(actions.shape)}; expected ({logits.shape[0]},) (one "
+            f"per row of logits {tuple(logits.shape)})"
+        )
     count = logits.shape[-1]
     outside = (actions < 0) | (actions >= count)
     if bool(outside.any()):
@@ -128,8 +146,10 @@ def categorical_entropy(logits: Float[Tensor, " B A"]) -> Float[Tensor, " B"]:
     """``H[π] = −Σ_a π_a log π_a`` per row, ``[B, A]`` to ``[B]``, with ``0 · log 0 = 0``.
 
     A masked action (logit ``−inf``) contributes exactly 0, and no NaN to the gradient; a row without a
-    distribution gives NaN.
+    distribution gives NaN. Raises :class:`~typedrl.errors.InputError` for logits that are not a floating
+    ``[B, A]`` tensor with ``A ≥ 1``.
     """
+    _check_logits("categorical_entropy", logits)
     log_probs = torch.log_softmax(logits, dim=-1)
     # log π = −inf only where π = 0: replace it before the product, so neither 0 · −inf nor its gradient is
     # formed (a where after the product would still send NaN back through it).

@@ -319,6 +319,9 @@ class Rollout:
     def to_actor_critic_sample(self, *, gamma: float | Float[Tensor, " T N"], lam: float) -> "ActorCriticSample":
         """Advantages and value targets, flattened time-major to ``B = T·N`` (row ``t·N + n`` is ``[t, n]``).
 
+        A convenience for a training loop of your own (``examples/custom_loop.py``); typedrl's PPO writes the same
+        steps out in :mod:`typedrl.algos.ppo`, where its options (per-minibatch normalization) change them.
+
         ``advantages``: :func:`~typedrl.gae` (truncation bootstrapped from ``next_values``), then z-scored by
         :func:`~typedrl.normalize_advantages` (population std). ``returns``: the λ-returns ``G^λₜ = Aₜ + Vₜ`` of
         the **unnormalized** advantages (equal to :func:`~typedrl.lambda_returns`, without a second GAE pass).

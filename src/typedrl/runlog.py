@@ -22,6 +22,7 @@ from typing import Annotated, Any, Final, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from typedrl._files import atomic_writer
+from typedrl._validate import map_nested, population_stats
 from typedrl.errors import RunLogError
 
 __all__ = [
@@ -37,8 +38,10 @@ __all__ = [
     "load_trainlog",
 ]
 
-SCHEMA_VERSION: Final = 1
-"""The version of the ``trainlog.json`` schema this typedrl writes and reads."""
+SCHEMA_VERSION: Final = 2
+"""The version of the ``trainlog.json`` schema this typedrl writes. It reads version 1 too (version 2 added
+optional fields and the top-level ``notes``)."""
+_READABLE_VERSIONS: Final = (1, 2)
 
 _COLORS: Final = {"mean": "#1f77b4", "min": "#aec7e8", "max": "#aec7e8"}
 _TIMING_FIELDS: Final = frozenset({"wall_seconds", "started_at", "versions"})
@@ -52,7 +55,7 @@ class _Model(BaseModel):
 
 
 class UpdateRecord(_Model):
-    """What one update (PPO) or epoch (REINFORCE) did."""
+    """What one update (one training iteration: PPO's rollout and epochs, REINFORCE's batch of episodes) did."""
 
     update: int = Field(ge=1, description="Updates done when this record was made, this one included: 1 first.")
     env_steps: _Count = Field(description="Environment steps collected so far, summed over parallel environments.")
@@ -68,6 +71,18 @@ class UpdateRecord(_Model):
         default=None, description="Mean undiscounted return of those episodes; null when none ended."
     )
     learning_rate: float = Field(ge=0.0, description="The optimizer's learning rate during this update.")
+    episode_length_mean: float | None = Field(
+        default=None, ge=0.0, description="Mean length in steps of the episodes that ended; null when none ended."
+    )
+    explained_variance: float | None = Field(
+        default=None, description="1 − Var(G − V)/Var(G) of the value targets by the values; null if not defined."
+    )
+    clip_range: float | None = Field(
+        default=None, ge=0.0, description="The probability ratio's clipping range ε during this update; null if none."
+    )
+    epochs: int | None = Field(
+        default=None, ge=0, description="Passes over the batch made (PPO; fewer after a target_kl early stop)."
+    )
 
     @model_validator(mode="after")
     def _return_mean_iff_episodes(self) -> Self:
@@ -79,9 +94,7 @@ class UpdateRecord(_Model):
         return self
 
 
-def _population_stats(returns: Sequence[float]) -> tuple[float, float]:
-    mean = math.fsum(returns) / len(returns)
-    return mean, math.sqrt(math.fsum((value - mean) ** 2 for value in returns) / len(returns))
+_population_stats = population_stats  # mean and population std of the returns
 
 
 class EvalRecord(_Model):
@@ -95,9 +108,20 @@ class EvalRecord(_Model):
     min: float = Field(description="Lowest of returns.")
     max: float = Field(description="Highest of returns.")
     returns: list[float] = Field(min_length=1, description="Each episode's undiscounted return, in seed order.")
+    lengths: list[int] | None = Field(
+        default=None, description="Each episode's length in steps, in seed order; null in logs of typedrl 0.1."
+    )
 
     @classmethod
-    def from_returns(cls, *, update: int, env_steps: int, wall_seconds: float, returns: Sequence[float]) -> Self:
+    def from_returns(
+        cls,
+        *,
+        update: int,
+        env_steps: int,
+        wall_seconds: float,
+        returns: Sequence[float],
+        lengths: Sequence[int] | None = None,
+    ) -> Self:
         """Build the record, computing mean, std, min and max from ``returns``."""
         values = [float(value) for value in returns]
         if values and all(math.isfinite(value) for value in values):
@@ -113,6 +137,7 @@ class EvalRecord(_Model):
             min=low,
             max=high,
             returns=values,
+            lengths=None if lengths is None else [int(length) for length in lengths],
         )
 
     @model_validator(mode="after")
@@ -124,6 +149,8 @@ class EvalRecord(_Model):
             math.isclose(self.mean, mean, rel_tol=1e-9, abs_tol=1e-9) and math.isclose(self.std, std, abs_tol=1e-9)
         ):
             raise ValueError(f"mean {self.mean} and std {self.std} do not match the returns ({mean}, {std})")
+        if self.lengths is not None and len(self.lengths) != len(self.returns):
+            raise ValueError(f"{len(self.lengths)} lengths for {len(self.returns)} returns; expected one each")
         return self
 
 
@@ -153,18 +180,19 @@ class Widget(_Model):
 
 def _check_json(data: object, where: str) -> None:
     """Raise ValueError naming the first part of ``data`` that is not JSON data with finite numbers."""
-    if isinstance(data, Mapping):
-        for key, value in data.items():
-            if not isinstance(key, str):
-                raise ValueError(f"{where} has the key {key!r}; expected string keys (JSON data)")
-            _check_json(value, f"{where}.{key}")
-    elif isinstance(data, list | tuple):
-        for index, value in enumerate(data):
-            _check_json(value, f"{where}[{index}]")
-    elif isinstance(data, float) and not math.isfinite(data):
-        raise ValueError(f"{where} is {data}; expected a finite number (JSON has no NaN or infinity)")
-    elif not isinstance(data, str | int | float | bool | None):
-        raise ValueError(f"{where} is a {type(data).__name__}; expected JSON data")
+
+    def key(path: str, name: object) -> None:
+        if not isinstance(name, str):
+            raise ValueError(f"{path} has the key {name!r}; expected string keys (JSON data)")
+
+    def leaf(path: str, item: object) -> object:
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"{path} is {item}; expected a finite number (JSON has no NaN or infinity)")
+        if not isinstance(item, str | int | float | bool | None):
+            raise ValueError(f"{path} is a {type(item).__name__}; expected JSON data")
+        return item
+
+    map_nested(data, leaf, where=where, key=key, dotted=True)
 
 
 def _check_order(records: Sequence[UpdateRecord | EvalRecord], what: str) -> None:
@@ -179,7 +207,9 @@ def _check_order(records: Sequence[UpdateRecord | EvalRecord], what: str) -> Non
 class TrainLog(_Model):
     """The whole training log, as written to ``trainlog.json``."""
 
-    schema_version: Literal[1] = Field(default=SCHEMA_VERSION, description="The schema's version; this one is 1.")
+    schema_version: Literal[1, 2] = Field(
+        default=SCHEMA_VERSION, description="The schema's version: 2 (typedrl writes 2 and reads 1 and 2)."
+    )
     algo: str = Field(description="The algorithm: ppo or reinforce.")
     env_id: str = Field(description="The Gymnasium environment id, e.g. CartPole-v1.")
     seed: int = Field(description="The run's seed.")
@@ -190,6 +220,10 @@ class TrainLog(_Model):
     evaluations: list[EvalRecord] = Field(description="One record per greedy evaluation, in order.")
     widget: Widget = Field(description="Eval return against env steps, in TorchLean's widget shape.")
     finished: bool = Field(description="Whether the run ended normally; false while it runs or if it was killed.")
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What the run noted (why it stopped, a resumed budget), in order; also under the widget.",
+    )
 
     @field_validator("config")
     @classmethod
@@ -283,10 +317,10 @@ def load_trainlog(path: str | os.PathLike[str]) -> TrainLog:
     if not isinstance(data, dict):
         raise RunLogError(f"load_trainlog: {file}: the top level is a {type(data).__name__}; expected an object")
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in _READABLE_VERSIONS:
         raise RunLogError(
-            f"load_trainlog: {file}: schema_version is {version!r}; expected {SCHEMA_VERSION} (the version this "
-            "typedrl reads)"
+            f"load_trainlog: {file}: schema_version is {version!r}; expected one of "
+            f"{', '.join(map(str, _READABLE_VERSIONS))} (the versions this typedrl reads)"
         )
     try:
         return TrainLog.model_validate(data)
@@ -313,7 +347,8 @@ def _widget(algo: str, env_id: str, seed: int, evaluations: Sequence[EvalRecord]
 
 
 class RunLog:
-    """The training log of a run in progress, written to ``path`` (``trainlog.json``) on :meth:`write`.
+    """The training log of a run in progress, written to ``path`` (``trainlog.json``) on :meth:`write`; with
+    ``path=None`` it is kept in memory only (a run with ``--log off`` still feeds its sinks and curve from it).
 
     Records must come in order: increasing ``update`` and non-decreasing ``env_steps`` within updates and within
     evaluations. After :meth:`finish`, nothing more can be recorded.
@@ -321,7 +356,7 @@ class RunLog:
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | None,
         *,
         algo: str,
         env_id: str,
@@ -334,7 +369,7 @@ class RunLog:
             _check_json(config, "config")
         except ValueError as err:
             raise RunLogError(f"RunLog: {err}") from err
-        self.path = Path(path)
+        self.path = None if path is None else Path(path)
         self.algo, self.env_id, self.seed = algo, env_id, seed
         self.config = dict(config)
         self.versions = dict(versions) if versions is not None else collect_versions()
@@ -372,7 +407,12 @@ class RunLog:
         )
         run.updates = [record for record in log.updates if record.update <= through_update]
         run.evaluations = [record for record in log.evaluations if record.update <= evaluations_through]
-        run.notes = log.widget.notes[len(_auto_notes(log.seed, log.evaluations)) :]
+        # Version 1 kept the run's notes only under the widget, after the automatic ones.
+        run.notes = (
+            list(log.notes)
+            if log.schema_version >= 2
+            else log.widget.notes[len(_auto_notes(log.seed, log.evaluations)) :]
+        )
         return run
 
     def _check_record(self, where: str, build: Any, fields: dict[str, Any], previous: list[Any]) -> Any:
@@ -401,9 +441,17 @@ class RunLog:
         episode_return_mean: float | None = None,
         approx_kl: float | None = None,
         clip_fraction: float | None = None,
+        episode_length_mean: float | None = None,
+        explained_variance: float | None = None,
+        clip_range: float | None = None,
+        epochs: int | None = None,
     ) -> UpdateRecord:
         """Append an :class:`UpdateRecord` (see its fields); raises :class:`RunLogError` naming a bad field."""
         fields = {
+            "episode_length_mean": episode_length_mean,
+            "explained_variance": explained_variance,
+            "clip_range": clip_range,
+            "epochs": epochs,
             "update": update,
             "env_steps": env_steps,
             "wall_seconds": wall_seconds,
@@ -420,17 +468,29 @@ class RunLog:
         return record
 
     def record_evaluation(
-        self, *, update: int, env_steps: int, wall_seconds: float, returns: Sequence[float]
+        self,
+        *,
+        update: int,
+        env_steps: int,
+        wall_seconds: float,
+        returns: Sequence[float],
+        lengths: Sequence[int] | None = None,
     ) -> EvalRecord:
         """Append an :class:`EvalRecord` for ``returns`` (e.g. an :class:`~typedrl.evaluation.EvalResult`'s)."""
-        fields = {"update": update, "env_steps": env_steps, "wall_seconds": wall_seconds, "returns": returns}
+        fields = {
+            "update": update,
+            "env_steps": env_steps,
+            "wall_seconds": wall_seconds,
+            "returns": returns,
+            "lengths": lengths,
+        }
         where = "RunLog.record_evaluation"
         record: EvalRecord = self._check_record(where, EvalRecord.from_returns, fields, self.evaluations)
         self.evaluations.append(record)
         return record
 
     def note(self, text: str) -> None:
-        """Add a line to the widget's notes (e.g. why training stopped)."""
+        """Add a line to the log's notes (e.g. why training stopped); the widget shows them too."""
         self.notes.append(str(text))
 
     def snapshot(self) -> TrainLog:
@@ -446,17 +506,25 @@ class RunLog:
             evaluations=list(self.evaluations),
             widget=_widget(self.algo, self.env_id, self.seed, self.evaluations, self.notes),
             finished=self.finished,
+            notes=list(self.notes),
         )
 
     def write(self) -> Path:
-        """Rewrite the file atomically (temporary file, fsync, rename); returns its path."""
+        """Rewrite the file atomically (temporary file, fsync, rename); returns its path.
+
+        Raises:
+            RunLogError: the log is kept in memory only (``path=None``).
+        """
+        if self.path is None:
+            raise RunLogError("RunLog.write: this log is kept in memory only (path None); there is no file to write")
         text = self.snapshot().model_dump_json(indent=2) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_writer(self.path, error=RunLogError) as handle:
             handle.write(text.encode("utf-8"))
         return self.path
 
-    def finish(self) -> Path:
-        """Mark the run as ended normally and write the file a last time; returns its path."""
+    def finish(self) -> Path | None:
+        """Mark the run as ended normally and write the file a last time, if it has one; returns its path (or
+        ``None`` for a log kept in memory)."""
         self.finished = True
-        return self.write()
+        return None if self.path is None else self.write()

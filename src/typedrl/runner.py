@@ -1,21 +1,24 @@
 """The training runner: what ``typedrl ppo`` and ``typedrl reinforce`` do around the algorithm.
 
-:func:`train` builds the algorithm from a config, then per update (PPO) or epoch (REINFORCE): runs it, times it
-(training seconds exclude evaluation), records it in the training log, evaluates greedily every
-``config.eval.every`` updates, and saves the log and a checkpoint after each evaluation and every
-``config.checkpoint_every`` updates. It stops at ``config.target_return`` (PPO) or when the budget is spent, then
-evaluates once more (if the last update was not evaluated) and writes the final log, checkpoint and
-``curve.png``.
+:func:`train` builds the registered algorithm a config names (:mod:`typedrl.algos`), then per update: runs
+:meth:`~typedrl.algos.base.Algorithm.update`, times it (training seconds exclude evaluation), records it in the
+training log and hands the record to every sink (:mod:`typedrl.sinks`: TensorBoard, callbacks), evaluates
+greedily every ``config.eval.every`` updates, and saves the log, ``progress.csv`` and a checkpoint after each
+evaluation and every ``config.checkpoint_every`` updates. The best evaluation so far is kept in ``best.pt``
+beside ``checkpoint.pt`` (the latest, for ``--resume``). It stops at ``config.target_return`` or when the budget
+is spent, then evaluates once more (if the last update was not evaluated) and writes the final log, checkpoint
+and ``curve.png``. The runner never asks which algorithm it runs.
 
 Nothing a user does loses work or leaves a run that cannot continue:
 
-* A run directory holds ``trainlog.json``, ``checkpoint.pt`` and ``curve.png``. A new run refuses a directory that
-  already holds a run (``resume=True`` continues it, ``overwrite=True`` replaces it), and writes its log and a
-  checkpoint at update 0 before training, so a run killed at any moment can be resumed.
+* A run directory holds ``trainlog.json``, ``progress.csv``, ``checkpoint.pt``, ``best.pt`` and ``curve.png``.
+  A new run refuses a directory that already holds a run (``resume=True`` continues it, ``overwrite=True``
+  replaces it), and writes its log and a checkpoint at update 0 before training, so a run killed at any moment
+  can be resumed.
 * The log is always written before the checkpoint, and the checkpoint is the commit point: ``resume=True`` restores
   network, optimizer, generators and progress from the checkpoint, keeps the log's records up to it and redoes the
   rest. This holds whatever moment the previous process died at, the end of a finished run included.
-* ``resume=True`` reads the config from the checkpoint. Only the budget (``updates`` / ``epochs``), ``device`` and
+* ``resume=True`` reads the config from the checkpoint. Only the budget (``updates``), ``device`` and
   ``checkpoint_every`` may differ from it: a larger budget extends a run, finished or not (as SB3's
   ``reset_num_timesteps=False`` does; annealed schedules then anneal over the new budget from where they are).
   The environments start new episodes (their mid-episode state is not saved), seeded from the run's seed and the
@@ -27,12 +30,12 @@ Nothing a user does loses work or leaves a run that cannot continue:
   :class:`RunInterrupted` says truthfully which earlier checkpoint is kept.
 """
 
-import math
 import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,20 +44,21 @@ from types import FrameType
 from typing import Any, Literal
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
+from typedrl import _validate
 from typedrl._files import RunLock, check_replaceable, remove_stale_temporaries
-from typedrl.algos.ppo import PPO, UpdateStats
-from typedrl.algos.reinforce import EpochStats, Reinforce
+from typedrl.algos import Algorithm, UpdateStats, algorithm_spec
 from typedrl.checkpoint import Checkpoint, capture_rng, load_checkpoint, restore, save_checkpoint
-from typedrl.config import PPOConfig, ReinforceConfig, build
+from typedrl.config import AlgoConfig, build
 from typedrl.errors import CheckpointError, ConfigError, RunLogError, TrainingError
 from typedrl.evaluation import EvalResult, evaluate
 from typedrl.plot import plot_curve
 from typedrl.runlog import RunLog, load_trainlog
+from typedrl.sinks import PROGRESS_NAME, Callback, TensorBoardSink, feed, write_progress_csv
 
 __all__ = [
+    "BEST_NAME",
     "CHECKPOINT_NAME",
     "CURVE_NAME",
     "LOG_NAME",
@@ -62,7 +66,6 @@ __all__ = [
     "RunResult",
     "build_algorithm",
     "default_run_dir",
-    "greedy_actor",
     "restart_seed",
     "resumed_config",
     "train",
@@ -70,11 +73,12 @@ __all__ = [
 
 LOG_NAME = "trainlog.json"
 CHECKPOINT_NAME = "checkpoint.pt"
+BEST_NAME = "best.pt"
 CURVE_NAME = "curve.png"
 
-Config = PPOConfig | ReinforceConfig
+Config = AlgoConfig
 # What a resumed run may change; everything else must equal the checkpoint's config.
-_CHANGEABLE = frozenset({"updates", "epochs", "device", "checkpoint_every"})
+_CHANGEABLE = frozenset({"updates", "device", "checkpoint_every"})
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,8 @@ class RunResult:
     """The training log, or ``None`` when logging was off."""
     checkpoint_path: Path
     """The last checkpoint: the state at the end of the run."""
+    best_path: Path | None
+    """The checkpoint of the best greedy evaluation so far (the first of equal bests); ``None`` without one."""
     curve_path: Path | None
     """The learning curve, or ``None`` without a log or without evaluations."""
     updates: int
@@ -99,6 +105,8 @@ class RunResult:
     """The last greedy evaluation, or ``None`` if the run never evaluated."""
     reached_target: bool
     """Whether the run stopped because a greedy evaluation reached ``config.target_return``."""
+    best_evaluation: EvalResult | None = None
+    """The best greedy evaluation of the run (what ``best.pt`` scored), or ``None``."""
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -122,37 +130,23 @@ class RunInterrupted(KeyboardInterrupt):
 
 
 def default_run_dir(config: Config, *, root: Path = Path("runs")) -> Path:
-    """``runs/<algo>-<env>-<seed>-<UTC time>/``."""
+    """``runs/<algo>-<env>-<seed>-<UTC time>-<process id>/``: two runs started in the same second get two
+    directories. An env id's ``/`` and ``:`` (``module:Namespace/Env-v0``) become ``-``."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    return root / f"{config.algo}-{config.env_id}-{config.seed}-{stamp}"
+    env = config.env_id.replace("/", "-").replace(":", "-")
+    return root / f"{config.algo}-{env}-{config.seed}-{stamp}-{os.getpid()}"
 
 
-def build_algorithm(config: Config) -> PPO | Reinforce:
-    """The algorithm a config describes, with its environments, networks and optimizer."""
-    return PPO(config) if isinstance(config, PPOConfig) else Reinforce(config)
-
-
-def greedy_actor(algorithm: PPO | Reinforce) -> torch.nn.Module:
-    """The observation → logits module that greedy evaluation runs."""
-    return algorithm.model.actor if isinstance(algorithm, PPO) else algorithm.model
+def build_algorithm(config: Config) -> Algorithm:
+    """The registered algorithm ``config.algo`` names, built from the config (environments, networks,
+    optimizer)."""
+    return algorithm_spec(config.algo).algorithm(config)
 
 
 def restart_seed(seed: int, done: int) -> int:
     """The seed a run resumed after ``done`` updates resets its environments with: a function of the run's seed
     and ``done`` alone (reproducible), and not ``seed`` itself (no replay of the run's first episodes)."""
     return int(np.random.SeedSequence([seed, done, 0x7E5]).generate_state(1, np.uint32)[0])
-
-
-def _done(algorithm: PPO | Reinforce) -> int:
-    return algorithm.updates_done if isinstance(algorithm, PPO) else algorithm.epochs_done
-
-
-def _budget_field(config: Config) -> str:
-    return "updates" if isinstance(config, PPOConfig) else "epochs"
-
-
-def _budget(config: Config) -> int:
-    return config.updates if isinstance(config, PPOConfig) else config.epochs
 
 
 def _config_data(config: Config) -> dict[str, Any]:
@@ -166,20 +160,21 @@ def _kept(data: dict[str, Any]) -> dict[str, Any]:
 
 def resumed_config(checkpoint: Checkpoint, config: Config | None = None) -> Config:
     """The config a run resumed from ``checkpoint`` trains with: the checkpoint's, or ``config`` after checking
-    that it changes nothing but the budget, ``device`` and ``checkpoint_every``.
+    that it changes nothing but the budget (``updates``), ``device`` and ``checkpoint_every``.
 
     Raises:
         ConfigError: ``config`` changes another field (the message names it, with both values), or the config
-            stored in the checkpoint is not a valid config.
+            stored in the checkpoint is not a valid config of a registered algorithm.
     """
     saved = dict(checkpoint.config)
-    algo = saved.get("algo")
-    if algo not in ("ppo", "reinforce"):
-        raise ConfigError(
-            f"resume: {checkpoint.path} holds the config of algo {algo!r}; expected ppo or reinforce", "algo"
-        )
-    model: type[Config] = PPOConfig if algo == "ppo" else ReinforceConfig
-    stored = build(model, [(f"resume: the config in {checkpoint.path}", saved)])
+    where = f"resume: the config in {checkpoint.path}"
+    try:
+        model = algorithm_spec(saved.get("algo")).config
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}", "algo") from None
+    with warnings.catch_warnings():  # a typedrl 0.1 REINFORCE checkpoint says epochs for updates: read it quietly
+        warnings.simplefilter("ignore", DeprecationWarning)
+        stored = build(model, [(where, saved)])
     if config is None:
         return stored
     before, after = _kept(_config_data(stored)), _kept(_config_data(config))
@@ -187,7 +182,7 @@ def resumed_config(checkpoint: Checkpoint, config: Config | None = None) -> Conf
         if before.get(key) != after.get(key):
             raise ConfigError(
                 f"resume: {key} is {after.get(key)!r}, but the run was trained with {before.get(key)!r}; a resumed "
-                f"run keeps its config (only {_budget_field(stored)}, device and checkpoint_every may change)",
+                "run keeps its config (only updates, device and checkpoint_every may change)",
                 key,
             )
     return config
@@ -197,21 +192,30 @@ def resumed_config(checkpoint: Checkpoint, config: Config | None = None) -> Conf
 class _Paths:
     out: Path
     checkpoint: Path
+    best: Path
     log: Path | None
     curve: Path
+    progress: Path
 
     @classmethod
     def check(cls, out: Path, log: Path | Literal["off"] | None) -> "_Paths":
         """Where the run writes, checked before anything is built: every refusal is a ConfigError naming it."""
+        try:
+            return cls._check(out, log)
+        except OSError as error:  # a name too long, a path through a file: the file system refuses to look
+            raise ConfigError(f"out: {str(out)!r} cannot be used: {error.strerror or error}", "out") from None
+
+    @classmethod
+    def _check(cls, out: Path, log: Path | Literal["off"] | None) -> "_Paths":
         if out.exists() and not out.is_dir():
             raise ConfigError(f"out is {str(out)!r}, which is a file; expected a run directory", "out")
         log_path = None if log == "off" else (Path(log) if log is not None else out / LOG_NAME)
         if log_path is not None:  # a symbolic link is followed: the file it points to is the log
             log_path = check_replaceable(log_path, what="log", error=ConfigError)
-        checkpoint, curve = out / CHECKPOINT_NAME, out / CURVE_NAME
-        for name, path in (("checkpoint", checkpoint), ("curve", curve)):
-            check_replaceable(path, what=name, error=ConfigError)
-        return cls(out, checkpoint, log_path, curve)
+        names = {"checkpoint": CHECKPOINT_NAME, "best": BEST_NAME, "curve": CURVE_NAME, "progress": PROGRESS_NAME}
+        for what, name in names.items():
+            check_replaceable(out / name, what=what, error=ConfigError)
+        return cls(out, out / CHECKPOINT_NAME, out / BEST_NAME, log_path, out / CURVE_NAME, out / PROGRESS_NAME)
 
     def make_directories(self) -> None:
         for directory in {self.out, *(() if self.log is None else (self.log.parent,))}:
@@ -224,8 +228,48 @@ class _Paths:
 
     def artifacts(self) -> list[Path]:
         """The run artifacts already there."""
-        found = [self.checkpoint, self.curve, *(() if self.log is None else (self.log,))]
+        found = [self.checkpoint, self.best, self.curve, self.progress, *(() if self.log is None else (self.log,))]
         return [path for path in found if path.exists()]
+
+    def log_outside(self) -> bool:
+        """Whether the log is written outside the run directory (``--log PATH``)."""
+        return self.log is not None and self.log.parent.resolve() != self.out.resolve()
+
+    def refuse_to_replace(self, *, overwrite: bool) -> None:
+        """Refuse a new run where it would replace another run's files, or write among files that are not a run's.
+
+        ``overwrite`` replaces a run in the run directory; it never replaces a log outside it (another run's?).
+        """
+        if self.log_outside() and self.log is not None and self.log.exists():
+            raise ConfigError(
+                f"log: {str(self.log)!r} exists (another run's log?); choose a new --log path, or remove it", "log"
+            )
+        inside = [path.name for path in self.artifacts() if path.parent == self.out]
+        if inside and not overwrite:
+            raise ConfigError(
+                f"{str(self.out)!r} holds a run ({', '.join(inside)}); continue it with --resume, or pass "
+                "--overwrite to replace it",
+                "out",
+            )
+        ours = {CHECKPOINT_NAME, BEST_NAME, CURVE_NAME, PROGRESS_NAME, LOG_NAME, RunLock.NAME}
+        others = (
+            sorted(entry.name for entry in self.out.iterdir() if entry.name not in ours) if self.out.is_dir() else []
+        )
+        if others and not inside and not overwrite:
+            shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+            raise ConfigError(
+                f"{str(self.out)!r} holds other files ({shown}); a run writes into a directory of its own: choose a "
+                "new --out, or pass --overwrite to write into this one anyway",
+                "out",
+            )
+
+    def remove_if_empty(self) -> None:
+        """Remove the lock file and the run directory when nothing else is in it (a run that saved nothing)."""
+        try:
+            (self.out / RunLock.NAME).unlink(missing_ok=True)
+            self.out.rmdir()
+        except OSError:  # not empty, or already gone: leave it
+            pass
 
 
 def train(
@@ -238,23 +282,29 @@ def train(
     quiet: bool = False,
     progress: bool = True,
     echo: Callable[[str], None] = print,
+    tensorboard: str | os.PathLike[str] | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> RunResult:
     """Train ``config`` to the end of its budget (or its target return) and leave the run's artifacts.
 
-    ``out_dir`` defaults to :func:`default_run_dir`; ``log`` to ``out_dir/trainlog.json`` (``"off"``: no log).
-    ``resume=True`` continues the run in ``out_dir`` from its checkpoint; ``config`` may then be ``None`` (the
-    checkpoint's) or the checkpoint's with a larger budget (see :func:`resumed_config`). ``overwrite=True`` replaces
-    a run already in ``out_dir``. ``echo`` receives one line per evaluation (PPO) or per epoch (REINFORCE) unless
-    ``quiet``; ``progress`` shows a progress bar on a terminal.
+    ``out_dir`` defaults to :func:`default_run_dir`; ``log`` to ``out_dir/trainlog.json`` (``"off"``: no log
+    file; the records still reach the sinks). ``resume=True`` continues the run in ``out_dir`` from its
+    checkpoint; ``config`` may then be ``None`` (the checkpoint's) or the checkpoint's with a larger budget (see
+    :func:`resumed_config`). ``overwrite=True`` replaces a run already in ``out_dir``. ``echo`` receives one line
+    per evaluation (and the algorithm's own per-update lines) unless ``quiet``; ``progress`` shows a progress bar
+    on a terminal. ``tensorboard`` is a directory for TensorBoard event files; ``callbacks`` receive every update
+    and evaluation record (:class:`~typedrl.sinks.Callback`).
 
     Raises:
         ConfigError: a bad directory or log path, a directory that holds a run (without ``resume`` or
-            ``overwrite``), nothing to resume, another run using the directory, a config a resumed run cannot take.
+            ``overwrite``), nothing to resume, another run using the directory, a config a resumed run cannot take,
+            TensorBoard asked for without the ``tensorboard`` package.
         CheckpointError: the checkpoint to resume from is damaged.
         RunLogError: the log to resume is damaged or belongs to another run.
         TrainingError: a non-finite loss or gradient; the last saved log and checkpoint are kept.
         RunInterrupted: SIGINT or SIGTERM; it says what was saved.
     """
+    config = _checked_config(config)
     if resume and overwrite:
         raise ConfigError("resume and overwrite exclude each other: continue the run, or replace it", "resume")
     if resume and out_dir is None:
@@ -263,30 +313,110 @@ def train(
         if config is None:
             raise ConfigError("train: config is None; expected a config (or resume=True with out_dir)", "config")
         out_dir = default_run_dir(config)
-    paths = _Paths.check(Path(out_dir), "off" if log == "off" else None if log is None else Path(log))
-    if not resume:
-        existing = paths.artifacts()
-        if existing and not overwrite:
-            raise ConfigError(
-                f"{str(paths.out)!r} holds a run ({', '.join(path.name for path in existing)}); continue it with "
-                "--resume, or pass --overwrite to replace it",
-                "out",
-            )
-    elif not paths.checkpoint.is_file():
-        raise ConfigError(f"--resume: {str(paths.checkpoint)!r} does not exist; nothing to resume", "resume")
+    out = _path_argument("out", out_dir)
+    chosen_log = _log_argument(log)
+    if tensorboard is not None:
+        _check_tensorboard(_path_argument("tensorboard", tensorboard))
+    checkpoint: Checkpoint | None = None
+    if resume:
+        if not (out / CHECKPOINT_NAME).is_file():
+            raise ConfigError(f"--resume: {str(out / CHECKPOINT_NAME)!r} does not exist; nothing to resume", "resume")
+        checkpoint = load_checkpoint(out / CHECKPOINT_NAME)
+        config = resumed_config(checkpoint, config)
+        chosen_log = _resumed_log(checkpoint, chosen_log, out)
+    if config is None:
+        raise ConfigError("train: config is None; expected a config (or resume=True)", "config")
+    paths = _Paths.check(out, chosen_log)
+    if checkpoint is None:
+        paths.refuse_to_replace(overwrite=overwrite)
+    options = _Options(quiet=quiet, progress=progress, echo=echo, tensorboard=tensorboard, callbacks=callbacks)
+    # The algorithm first (environments, spaces, device): a bad env id, space or device is refused before anything
+    # is written.
+    run = _Run(config, paths, options)
+    created = not paths.out.exists()
     paths.make_directories()
-    with RunLock(paths.out, error=ConfigError):
-        for directory in {paths.out, *(() if paths.log is None else (paths.log.parent,))}:
-            remove_stale_temporaries(directory)
-        if resume:
-            checkpoint = load_checkpoint(paths.checkpoint)
-            run = _Run(resumed_config(checkpoint, config), paths, quiet=quiet, progress=progress, echo=echo)
-            return run.resume(checkpoint)
-        if config is None:
-            raise ConfigError("train: config is None; expected a config (or resume=True)", "config")
-        for path in paths.artifacts():  # overwrite: the old run's artifacts go, so none can mix with the new run's
-            path.unlink()
-        return _Run(config, paths, quiet=quiet, progress=progress, echo=echo).start()
+    try:
+        with RunLock(paths.out, error=ConfigError):
+            for directory in {paths.out, *(() if paths.log is None else (paths.log.parent,))}:
+                remove_stale_temporaries(directory)
+            if checkpoint is not None:
+                resumed = checkpoint
+                return run.guarded(lambda: run.resume(resumed))
+            for path in paths.artifacts():  # overwrite: the old run's files go, so none can mix with the new run's
+                path.unlink()
+            return run.guarded(run.start)
+    finally:
+        run.close()
+        if created and run.saved_at is None:  # stopped before its first save: leave no empty run directory behind
+            paths.remove_if_empty()
+
+
+def _checked_config(config: object) -> Config | None:
+    """``config`` validated again (a ``model_copy(update=...)`` skips validation), or ``None``."""
+    if config is None:
+        return None
+    if not isinstance(config, AlgoConfig):
+        raise ConfigError(
+            f"train: config is {_validate.describe(config)}; expected a config such as ppo_preset(...) or "
+            "load_config(path)",
+            "config",
+        )
+    return build(type(config), [("train: config", config.model_dump(mode="json"))])
+
+
+def _path_argument(name: str, value: object) -> Path:
+    if not isinstance(value, str | os.PathLike) or isinstance(value, bytes):
+        raise ConfigError(f"train: {name} is {_validate.describe(value)}; expected a path (str or Path)", name)
+    path = Path(value)
+    if not str(value).strip():
+        raise ConfigError(f"{name} is an empty path; expected a directory name", name)
+    return path
+
+
+def _log_argument(log: object) -> Path | Literal["off"] | None:
+    if log is None:
+        return None
+    if isinstance(log, str) and log.strip().lower() == "off":
+        return "off"
+    return _path_argument("log", log)
+
+
+def _check_tensorboard(directory: Path) -> None:
+    from typedrl.sinks import tensorboard_available
+
+    if not tensorboard_available():
+        raise ConfigError(
+            'tensorboard: the tensorboard package is not installed; pip install "typedrl[tensorboard]"', "tensorboard"
+        )
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"tensorboard: {str(directory)!r} is a file; expected a directory", "tensorboard")
+
+
+def _resumed_log(checkpoint: Checkpoint, given: Path | Literal["off"] | None, out: Path) -> Path | Literal["off"]:
+    """Where a resumed run logs: where it logged before (the checkpoint says), so a log is never split in two.
+
+    ``--log off`` is always allowed (the log stops being written); another path is refused.
+    """
+    stored = checkpoint.extra.get("log", str(out / LOG_NAME))  # typedrl 0.1 checkpoints: the default place
+    previous: Path | Literal["off"] = "off" if stored == "off" else Path(stored)
+    if given is None or given == "off":
+        return previous if given is None else "off"
+    if previous == "off" or os.path.realpath(given) != os.path.realpath(previous):
+        where = "no log (--log off)" if previous == "off" else f"its log to {str(previous)!r}"
+        raise ConfigError(
+            f"--resume: the run wrote {where}; resume without --log (or with --log off), so the log is not split",
+            "log",
+        )
+    return previous
+
+
+@dataclass(frozen=True)
+class _Options:
+    quiet: bool
+    progress: bool
+    echo: Callable[[str], None]
+    tensorboard: str | os.PathLike[str] | None
+    callbacks: Sequence[Callback]
 
 
 class _StopRequest:
@@ -303,12 +433,11 @@ class _StopRequest:
 
     @contextmanager
     def installed(self) -> Iterator["_StopRequest"]:
-        if sys.modules.get("threading") is not None:
-            import threading
+        import threading
 
-            if threading.current_thread() is not threading.main_thread():
-                yield self
-                return
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
         previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
         for number in previous:
             signal.signal(number, self._handle)
@@ -322,14 +451,14 @@ class _StopRequest:
 class _Progress:
     """A tqdm progress bar on a terminal (stderr); nothing when stderr is not a terminal or when quiet."""
 
-    def __init__(self, total: int, initial: int, unit: str, *, enabled: bool) -> None:
+    def __init__(self, total: int, initial: int, *, enabled: bool) -> None:
         enabled = enabled and sys.stderr.isatty()
         # Short fixed text, so the line fits an 80-column terminal (dynamic_ncols shrinks the bar itself).
         self.bar = tqdm(
-            desc=unit,
+            desc="updates",
             total=total,
             initial=initial,
-            unit=unit,
+            unit="update",
             disable=not enabled,
             dynamic_ncols=True,
             leave=False,
@@ -358,82 +487,132 @@ class _Progress:
 class _Run:
     """One training run in a locked directory: start or resume, the loop, saving, and the end."""
 
-    def __init__(
-        self, config: Config, paths: _Paths, *, quiet: bool, progress: bool, echo: Callable[[str], None]
-    ) -> None:
-        self.config, self.paths, self.quiet, self.show_progress, self.echo = config, paths, quiet, progress, echo
+    def __init__(self, config: Config, paths: _Paths, options: _Options) -> None:
+        self.config, self.paths, self.options = config, paths, options
         self.algorithm = build_algorithm(config)
         self.seconds = 0.0
         self.evaluated_at = -1
         self.saved_at: int | None = None
         self.final: EvalResult | None = None
+        self.best: EvalResult | None = None
+        self.best_at = -1  # the update of the best evaluation; -1: none yet
         self.reached = False
-        self.log: RunLog | None = None
+        self.log = RunLog(
+            paths.log, algo=config.algo, env_id=config.env_id, seed=config.seed, config=_config_data(config)
+        )
+        self.sinks: list[Callback] = []
+        self.stop = _StopRequest()
+
+    def close(self) -> None:
+        """Release the algorithm's environments; a failure to close is a warning, not a failed run (its files
+        are written by then)."""
+        try:
+            self.algorithm.close()
+        except Exception as error:  # the env's own close: report it, keep what the run made
+            warnings.warn(f"closing the environments raised {type(error).__name__}: {error}", RuntimeWarning, 2)
+
+    def _open_sinks(self, purge_step: int | None) -> None:
+        if self.options.tensorboard is not None:
+            self.sinks.append(TensorBoardSink(self.options.tensorboard, purge_step=purge_step))
+        self.sinks.extend(self.options.callbacks)
+
+    def _say(self, bar: _Progress | None, line: str) -> None:
+        if self.options.quiet:
+            return
+        if bar is None:
+            self.options.echo(line)
+        else:
+            bar.say(self.options.echo, line)
 
     # Starting and resuming -----------------------------------------------------------------------------------
 
     def start(self) -> RunResult:
-        config = self.config
-        if self.paths.log is not None:
-            self.log = RunLog(
-                self.paths.log, algo=config.algo, env_id=config.env_id, seed=config.seed, config=_config_data(config)
-            )
+        self._open_sinks(purge_step=None)
         self._save(finished=False)  # update 0: the directory now holds a run that --resume can continue
         return self._loop()
 
     def resume(self, checkpoint: Checkpoint) -> RunResult:
         algorithm, config = self.algorithm, self.config
-        restore(checkpoint, modules={"model": algorithm.model}, optimizers={"optimizer": algorithm.optimizer})
+        restore(checkpoint, modules=algorithm.modules(), optimizers=algorithm.optimizers())
+        where = f"resume: {checkpoint.path}"
         try:
             algorithm.load_state(dict(checkpoint.extra["algorithm"]))
             progress, extra = checkpoint.progress, checkpoint.extra
-            self.seconds = float(progress["train_seconds"])
-            self.evaluated_at = int(progress["evaluated_at"])
-            finished = bool(extra["finished"])
+            done = _validate.integer(where, "progress['done']", progress["done"], error=CheckpointError)
+            _validate.integer(where, "progress['env_steps']", progress["env_steps"], error=CheckpointError)
+            self.seconds = _validate.real(
+                where, "progress['train_seconds']", progress["train_seconds"], low=0.0, error=CheckpointError
+            )
+            self.evaluated_at = _validate.integer(
+                where,
+                "progress['evaluated_at']",
+                progress["evaluated_at"],
+                minimum=-1,
+                maximum=done,
+                error=CheckpointError,
+            )
+            self.best_at = _validate.integer(
+                where,
+                "progress['best_at']",
+                progress.get("best_at", -1),
+                minimum=-1,
+                maximum=done,
+                error=CheckpointError,
+            )
+            finished = extra["finished"]
+            if not isinstance(finished, bool):
+                raise CheckpointError(f"{where}: extra['finished'] is {_validate.describe(finished)}; expected a bool")
             self.final = _eval_result(extra["last_evaluation"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as error:
-            raise CheckpointError(f"resume: {checkpoint.path}: the run's progress is malformed: {error}") from None
-        done, budget = _done(algorithm), _budget(config)
+            self.best = _eval_result(extra.get("best_evaluation"))
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as error:
+            if isinstance(error, CheckpointError):
+                raise
+            detail = " ".join(f"{type(error).__name__}: {error}".split())
+            raise CheckpointError(f"{where}: the run's progress is malformed ({detail})") from None
+        if (algorithm.updates_done, algorithm.env_steps) != (done, progress["env_steps"]) or done < 0:
+            raise CheckpointError(
+                f"{where}: the algorithm's state says {algorithm.updates_done} updates and {algorithm.env_steps} env "
+                f"steps, its progress {done} and {progress['env_steps']}; expected the same"
+            )
+        budget = config.updates
         self.saved_at = done
         if budget < done:
             raise ConfigError(
-                f"resume: {_budget_field(config)} is {budget}, but the run has done {done}; a resumed run can only "
-                "grow",
-                _budget_field(config),
+                f"resume: updates is {budget}, but the run has done {done}; a resumed run can only grow", "updates"
             )
-        stored_budget = int(checkpoint.config.get(_budget_field(config), budget))
+        stored_budget = int(checkpoint.config.get("updates", checkpoint.config.get("epochs", budget)))
         self.log = self._resume_log(checkpoint, done)
-        if self.log is not None and budget != stored_budget:
+        if budget != stored_budget:
             self.log.note(f"resumed at update {done} with the budget {stored_budget} raised to {budget}")
             self.log.config = _config_data(config)
+        if self.best_at == done and not _holds_update(self.paths.best, done):
+            # Killed between the checkpoint and best.pt: the checkpoint is the best state, so it is written again.
+            self._save_best()
         if finished and budget == stored_budget:
-            if not self.quiet:
-                self.echo(
-                    f"the run in {self.paths.out} is complete ({done} {_budget_field(config)}); resume with a "
-                    f"larger --{_budget_field(config)} to train further"
-                )
+            self._say(
+                None,
+                f"the run in {self.paths.out} is complete ({done} updates); resume with a larger --updates to "
+                "train further",
+            )
             return self._result(curve=self._curve())  # drawn again: a kill may have come before it
+        # Events at the checkpoint's own step are its records and stay; TensorBoard drops those at later steps.
+        self._open_sinks(purge_step=algorithm.env_steps + 1)
         algorithm.restart_environments(restart_seed(config.seed, done))
         return self._loop()
 
-    def _resume_log(self, checkpoint: Checkpoint, done: int) -> RunLog | None:
+    def _resume_log(self, checkpoint: Checkpoint, done: int) -> RunLog:
         """The log, continued through the checkpoint's update, after checking it belongs to this run."""
         path = self.paths.log
         if path is None:
-            return None
+            return self.log
         if not path.exists():
-            log = RunLog(
-                path,
-                algo=self.config.algo,
-                env_id=self.config.env_id,
-                seed=self.config.seed,
-                config=_config_data(self.config),
+            raise RunLogError(
+                f"resume: the run's log {str(path)!r} is missing; restore it, or resume with --log off (the run then "
+                "goes on without a log)"
             )
-            log.note(f"log restarted at update {done}: the previous {path.name} was missing")
-            return log
         header = load_trainlog(path)
         stored = dict(checkpoint.config)
-        mismatch = [
+        mismatch: list[tuple[str, Any, Any]] = [
             (name, got, want)
             for name, got, want in (
                 ("algo", header.algo, stored.get("algo")),
@@ -442,177 +621,208 @@ class _Run:
             )
             if got != want
         ]
-        if not mismatch and _kept(dict(header.config)) != _kept(stored):
-            mismatch = [("config", "another config", "the checkpoint's")]
+        if not mismatch:
+            ours, theirs = _kept(stored), _kept(dict(header.config))
+            mismatch = [
+                (f"config's {key}", theirs.get(key), ours.get(key))
+                for key in sorted(ours.keys() | theirs.keys())
+                if ours.get(key) != theirs.get(key)
+            ][:1]
         if mismatch:
             name, got, want = mismatch[0]
             raise RunLogError(
                 f"resume: {path} belongs to another run: its {name} is {got!r}, the checkpoint's {want!r}; move it "
-                "away, or resume with --log pointing at this run's log"
+                "away and resume with --log off, or restore this run's log"
             )
-        return RunLog.resume(path, through_update=done, evaluations_through=self.evaluated_at)
+        log = RunLog.resume(path, through_update=done, evaluations_through=self.evaluated_at)
+        held = [record.update for record in log.updates]
+        if held != list(range(1, done + 1)):
+            missing = sorted(set(range(1, done + 1)) - set(held))
+            shown = f"updates {missing[0]}–{missing[-1]}" if missing else "records out of order"
+            raise RunLogError(
+                f"resume: {path} lacks {shown} of the {done} the checkpoint has done: it is not this run's whole log;"
+                " move it away and resume with --log off, or restore it"
+            )
+        return log
 
     # The loop ------------------------------------------------------------------------------------------------
 
-    def _loop(self) -> RunResult:
-        config, algorithm = self.config, self.algorithm
-        total = _budget(config)
-        unit = "updates" if isinstance(config, PPOConfig) else "epochs"
-        bar = _Progress(total, _done(algorithm), unit, enabled=self.show_progress and not self.quiet)
-        stop = _StopRequest()
+    def guarded(self, body: Callable[[], RunResult]) -> RunResult:
+        """Run ``body`` (start or resume) with the stop handlers installed, from the first file written to the
+        last: a first signal stops at the next safe point, a second at once, both said truthfully."""
+        stop = self.stop
         try:
             with stop.installed():
                 try:
-                    self._train(bar, stop, total)
-                    bar.close()
-                    if stop.signal_number is not None:
-                        self._save(finished=False)
-                        raise self._interrupted(stop.signal_number, saved_now=True)
-                    # A first signal from here on lets the run end: the end is the next safe point.
-                    if self.evaluated_at != _done(algorithm):
-                        self._evaluate()
-                    curve = self._finish()
+                    return body()
                 except KeyboardInterrupt as interrupt:  # a second signal: no saving now, say what is on disk
                     if isinstance(interrupt, RunInterrupted):
                         raise
-                    bar.close()
                     raise self._interrupted(stop.signal_number or signal.SIGINT, saved_now=False) from None
-        except TrainingError:
+        finally:
+            for sink in self.sinks:
+                sink.close()
+
+    def _loop(self) -> RunResult:
+        algorithm, stop = self.algorithm, self.stop
+        bar = _Progress(
+            self.config.updates, algorithm.updates_done, enabled=self.options.progress and not self.options.quiet
+        )
+        try:
+            self._train(bar, stop)
             bar.close()
-            if self.log is not None:
-                self.log.note("stopped: training error; the checkpoint holds the last saved state")
+            if stop.signal_number is not None:
+                self._save(finished=False)
+                raise self._interrupted(stop.signal_number, saved_now=True)
+            # A first signal from here on lets the run end: the end is the next safe point.
+            if self.config.eval.every and self.evaluated_at != algorithm.updates_done:
+                self._evaluate(None)
+            curve = self._finish()
+        except TrainingError:
+            self.log.note("stopped: training error; the checkpoint holds the last saved state")
+            if self.log.path is not None:
                 self.log.write()
             raise
+        finally:
+            bar.close()
         return self._result(curve=curve)
 
-    def _train(self, bar: _Progress, stop: _StopRequest, total: int) -> None:
+    def _train(self, bar: _Progress, stop: _StopRequest) -> None:
         config, algorithm = self.config, self.algorithm
-        while _done(algorithm) < total and stop.signal_number is None:
+        while algorithm.updates_done < config.updates and stop.signal_number is None:
             start = time.perf_counter()
-            stats = algorithm.update() if isinstance(algorithm, PPO) else algorithm.epoch()
+            stats = algorithm.update()
             self.seconds += time.perf_counter() - start
             self._record(stats)
-            done = _done(algorithm)
-            if isinstance(stats, EpochStats) and not self.quiet:
-                bar.say(
-                    self.echo,
-                    f"epoch: {stats.epoch:<3} episodes: {stats.episodes:<5} "
-                    f"avg reward per episode: {stats.mean_return:.2f}",
-                )
+            if stats.line is not None:
+                self._say(bar, stats.line)
+            done = algorithm.updates_done
             evaluate_now = bool(config.eval.every) and done % config.eval.every == 0
             if evaluate_now:
-                result = self._evaluate()
-                bar.last_eval = result.mean
-                if isinstance(config, PPOConfig) and not self.quiet:
-                    bar.say(
-                        self.echo,
-                        f"update {done}: {algorithm.env_steps} env steps, {self.seconds:.1f}s, "
-                        f"greedy return {result.mean:.1f}",
-                    )
-                target = config.target_return if isinstance(config, PPOConfig) else None
+                result = self._evaluate(bar)
+                target = config.target_return
                 if target is not None and result.mean >= target:
                     self.reached = True
-                    if self.log is not None:
-                        self.log.note(f"stopped at update {done}: greedy mean {result.mean:.1f} reached {target:g}")
+                    note = f"stopped at update {done}: greedy mean {result.mean:.1f} reached the target {target:g}"
+                    self.log.note(note)
+                    self._say(bar, note)
                     break
             if evaluate_now or done % config.checkpoint_every == 0:
                 self._save(finished=False)
             bar.show(done, algorithm.env_steps, self.seconds)
 
-    def _evaluate(self) -> EvalResult:
+    def _evaluate(self, bar: _Progress | None) -> EvalResult:
         config, algorithm = self.config, self.algorithm
         result = evaluate(
-            greedy_actor(algorithm),
+            algorithm.actor,
             config.env_id,
             episodes=config.eval.episodes,
             base_seed=config.eval.seed,
             max_steps=config.eval.max_steps,
             device=algorithm.device,
         )
-        self.evaluated_at = _done(algorithm)
+        self.evaluated_at = algorithm.updates_done
         self.final = result
-        if self.log is not None:
-            self.log.record_evaluation(
-                update=self.evaluated_at,
-                env_steps=algorithm.env_steps,
-                wall_seconds=self.seconds,
-                returns=result.returns,
-            )
+        if self.best is None or result.mean > self.best.mean:
+            self.best, self.best_at = result, self.evaluated_at
+        record = self.log.record_evaluation(
+            update=self.evaluated_at,
+            env_steps=algorithm.env_steps,
+            wall_seconds=self.seconds,
+            returns=result.returns,
+            lengths=result.lengths,
+        )
+        feed(self.sinks, "on_evaluation", record)
+        if bar is not None:
+            bar.last_eval = result.mean
+        self._say(
+            bar,
+            f"update {self.evaluated_at}: {algorithm.env_steps} env steps, {self.seconds:.1f}s, "
+            f"greedy return {result.mean:.1f}",
+        )
         return result
 
-    def _record(self, stats: UpdateStats | EpochStats) -> None:
-        if self.log is None:
-            return
-        returns = stats.episode_returns
-        mean = math.fsum(returns) / len(returns) if returns else None
-        if isinstance(stats, UpdateStats):
-            self.log.record_update(
-                update=stats.update,
-                env_steps=stats.env_steps,
-                wall_seconds=self.seconds,
-                losses={"policy": stats.policy_loss, "value": stats.value_loss},
-                entropy=stats.entropy,
-                learning_rate=stats.learning_rate,
-                episodes=len(returns),
-                episode_return_mean=mean,
-                approx_kl=stats.approx_kl,
-                clip_fraction=stats.clip_fraction,
-            )
-        else:
-            self.log.record_update(
-                update=stats.epoch,
-                env_steps=stats.env_steps,
-                wall_seconds=self.seconds,
-                losses={"policy_gradient": stats.loss},
-                entropy=stats.entropy,
-                learning_rate=stats.learning_rate,
-                episodes=stats.episodes,
-                episode_return_mean=mean,
-            )
+    def _record(self, stats: UpdateStats) -> None:
+        record = self.log.record_update(
+            update=stats.update,
+            env_steps=stats.env_steps,
+            wall_seconds=self.seconds,
+            losses=stats.losses,
+            entropy=stats.entropy,
+            learning_rate=stats.learning_rate,
+            episodes=len(stats.episode_returns),
+            episode_return_mean=stats.episode_return_mean,
+            episode_length_mean=stats.episode_length_mean,
+            approx_kl=stats.approx_kl,
+            clip_fraction=stats.clip_fraction,
+            clip_range=stats.clip_range,
+            explained_variance=stats.explained_variance,
+            epochs=stats.epochs,
+        )
+        feed(self.sinks, "on_update", record)
 
     # Saving and ending ---------------------------------------------------------------------------------------
 
     def _save(self, *, finished: bool) -> None:
-        """The log first, then the checkpoint: the checkpoint is the commit point a resumed run starts from."""
-        if self.log is not None:
-            if finished:
-                self.log.finish()
-            else:
-                self.log.write()
+        """The log, progress.csv and the sinks first, then the checkpoint, then best.pt: the checkpoint is the
+        commit point a resumed run starts from (and it rewrites best.pt if a kill came between the two)."""
+        if finished:
+            self.log.finish()
+        elif self.log.path is not None:
+            self.log.write()
+        write_progress_csv(self.log.snapshot(), self.paths.progress)
+        for sink in self.sinks:
+            sink.flush()
+        save_checkpoint(self.paths.checkpoint, **self._checkpoint_contents(finished))
+        self.saved_at = self.algorithm.updates_done
+        if self.best_at == self.saved_at and not _holds_update(self.paths.best, self.saved_at):
+            self._save_best()
+
+    def _checkpoint_contents(self, finished: bool) -> dict[str, Any]:
         algorithm = self.algorithm
-        save_checkpoint(
-            self.paths.checkpoint,
-            modules={"model": algorithm.model},
-            optimizers={"optimizer": algorithm.optimizer},
-            config=_config_data(self.config),
-            progress={
-                "done": _done(algorithm),
+        return {
+            "modules": algorithm.modules(),
+            "optimizers": algorithm.optimizers(),
+            "config": _config_data(self.config),
+            "progress": {
+                "done": algorithm.updates_done,
                 "env_steps": algorithm.env_steps,
                 "train_seconds": self.seconds,
                 "evaluated_at": self.evaluated_at,
+                "best_at": self.best_at,
             },
-            rng=capture_rng(),
-            extra={
+            "rng": capture_rng(),
+            "extra": {
                 "algorithm": algorithm.state(),
                 "finished": finished,
                 "last_evaluation": _eval_payload(self.final),
+                "best_evaluation": _eval_payload(self.best),
+                "log": "off" if self.paths.log is None else str(self.paths.log),
             },
-        )
-        self.saved_at = _done(algorithm)
+        }
+
+    def _save_best(self) -> None:
+        """best.pt: a checkpoint of the current state, which is the best evaluation's."""
+        save_checkpoint(self.paths.best, **self._checkpoint_contents(finished=False))
 
     def _finish(self) -> Path | None:
         self._save(finished=True)
         return self._curve()
 
     def _curve(self) -> Path | None:
-        if self.log is None or not self.log.evaluations:
+        if not self.log.evaluations:
             return None
         return plot_curve(self.log.snapshot(), self.paths.curve)
 
     def _interrupted(self, number: int, *, saved_now: bool) -> RunInterrupted:
-        done, out = _done(self.algorithm), self.paths.out
+        done, out, log = self.algorithm.updates_done, self.paths.out, self.paths.log
         if saved_now:
-            what = f"the log and a checkpoint at update {done} are saved in {out}"
+            if log is None:
+                what = f"a checkpoint at update {done} is saved in {out} (the log is off)"
+            elif self.paths.log_outside():
+                what = f"a checkpoint at update {done} is saved in {out}, the log in {log}"
+            else:
+                what = f"the log and a checkpoint at update {done} are saved in {out}"
         elif self.saved_at is not None:
             what = f"interrupted again before saving; the checkpoint at update {self.saved_at} in {out} is kept"
         else:
@@ -630,13 +840,25 @@ class _Run:
             out_dir=self.paths.out,
             log_path=self.paths.log,
             checkpoint_path=self.paths.checkpoint,
+            best_path=self.paths.best if self.best is not None and self.paths.best.exists() else None,
             curve_path=curve,
-            updates=_done(algorithm),
+            updates=algorithm.updates_done,
             env_steps=algorithm.env_steps,
             train_seconds=self.seconds,
             final_evaluation=self.final,
             reached_target=self.reached,
+            best_evaluation=self.best,
         )
+
+
+def _holds_update(path: Path, update: int) -> bool:
+    """Whether the checkpoint at ``path`` exists, loads, and was taken after ``update`` updates."""
+    if not path.is_file():
+        return False
+    try:
+        return int(load_checkpoint(path).progress["done"]) == update
+    except (CheckpointError, KeyError, ValueError):
+        return False
 
 
 def _eval_payload(result: EvalResult | None) -> dict[str, list[Any]] | None:

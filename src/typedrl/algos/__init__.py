@@ -1,10 +1,38 @@
-"""The training algorithms: :class:`~typedrl.algos.ppo.PPO` and :class:`~typedrl.algos.reinforce.Reinforce`.
+"""The training algorithms, behind one protocol (:class:`~typedrl.algos.base.Algorithm`).
 
-Each module reads top to bottom like the paper's pseudo-code and calls typedrl's tensor layer for returns and
-advantages. :func:`typedrl.runner.train` runs either with evaluation, logs and checkpoints.
+:class:`~typedrl.algos.ppo.PPO` and :class:`~typedrl.algos.reinforce.Reinforce` each read top to bottom like the
+paper's pseudo-code in their own module and call typedrl's tensor layer for returns and advantages; importing
+this package registers them (:func:`~typedrl.algos.base.register`), so the runner, config files, checkpoints and
+the command line find them by name. :func:`typedrl.runner.train` runs any registered algorithm with evaluation,
+logs and checkpoints.
 """
 
-from typedrl.algos.ppo import PPO, UpdateStats
-from typedrl.algos.reinforce import EpochStats, Reinforce
+from typedrl._spaces import Spaces
+from typedrl.algos.base import (
+    Algorithm,
+    AlgorithmSpec,
+    UpdateStats,
+    algorithm_names,
+    algorithm_spec,
+    register,
+    resolve_device,
+    spaces_of,
+    training_env,
+)
+from typedrl.algos.ppo import PPO
+from typedrl.algos.reinforce import Reinforce
 
-__all__ = ["PPO", "EpochStats", "Reinforce", "UpdateStats"]
+__all__ = [
+    "PPO",
+    "Algorithm",
+    "AlgorithmSpec",
+    "Reinforce",
+    "Spaces",
+    "UpdateStats",
+    "algorithm_names",
+    "algorithm_spec",
+    "register",
+    "resolve_device",
+    "spaces_of",
+    "training_env",
+]

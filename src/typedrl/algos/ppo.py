@@ -1,92 +1,44 @@
 """Proximal policy optimization (Schulman et al. 2017, arXiv:1707.06347), after TorchLean's PPO CartPole demo.
 
-One update, top to bottom (:meth:`PPO.update`):
+One update, top to bottom (:meth:`PPO.update`), every decision in this file:
 
 1. collect ``horizon`` steps from each of ``num_envs`` checked environments (:class:`~typedrl.RolloutCollector`);
-2. turn the rollout into a training sample: GAE advantages, z-scored, and λ-return value targets, with truncation
-   bootstrapped from the final observation's value (:meth:`~typedrl.Rollout.to_actor_critic_sample`);
-3. ``epochs`` passes over the sample in ``minibatches`` shuffled minibatches, each one Adam step on
+2. advantages by GAE, ``Aₜ = δₜ + γλ(1 − doneₜ)Aₜ₊₁`` with truncation bootstrapped from the final observation's
+   value (:func:`~typedrl.gae`); value targets the λ-returns ``G^λₜ = Aₜ + Vₜ`` of the **unnormalized**
+   advantages; advantages z-scored over the batch, per minibatch, or not (``normalize_advantage``);
+3. ``epochs`` passes over the batch in shuffled minibatches, each one Adam step on
 
-   ``L = −mean(min(ρ·Â, clip(ρ, 1−ε, 1+ε)·Â)) + c_v·mean((V(s) − G^λ)²) − c_e·mean(H[π(·|s)])``,
-   ``ρ = π(a|s) / π_old(a|s)``,
+   ``L = −mean(min(ρ·Â, clip(ρ, 1−ε, 1+ε)·Â)) + c_v·L_V − c_e·mean(H[π(·|s)])``,  ``ρ = π(a|s) / π_old(a|s)``,
 
-   with the global gradient norm clipped to ``max_grad_norm``. The learning rate and ``ε`` are annealed linearly
-   to 0 over the run when the config says so.
+   ``L_V = mean((V(s) − G^λ)²)``, or with value clipping (``clip_range_vf = ε_V``, as in the PPO2 baselines and
+   CleanRL's ``clip_vloss``) ``L_V = mean(max((V − G^λ)², (V_old + clip(V − V_old, −ε_V, ε_V) − G^λ)²))``;
+   the global gradient norm is clipped to ``max_grad_norm`` before each step;
+4. with ``target_kl``, the epochs stop at the first minibatch whose approximate KL
+   ``mean((ρ − 1) − log ρ)`` exceeds ``1.5 · target_kl``, before its step (SB3's rule).
 
-A non-finite loss or gradient raises :class:`~typedrl.errors.TrainingError` naming the update and the quantity.
+The learning rate and ``ε`` are annealed linearly to 0 over the budget when the config says so. A non-finite
+loss or gradient raises :class:`~typedrl.errors.TrainingError` naming the update and the quantity.
+
+SB3 differs in two details: it clips the value prediction alone (no ``max``), and it normalizes advantages per
+minibatch by default (``normalize_advantage="minibatch"`` here).
 """
 
-from dataclasses import dataclass
 from typing import Any
 
-import gymnasium
 import torch
 from gymnasium.vector import VectorEnv
+from torch import Tensor, nn
 
-from typedrl import _validate
-from typedrl._spaces import Spaces, index_actions, read_spaces
+from typedrl._spaces import Spaces, read_spaces
+from typedrl.algos.base import UpdateStats, register, resolve_device, training_env
 from typedrl.collect import RolloutCollector
-from typedrl.config import PPOConfig
-from typedrl.envs import make_env
-from typedrl.errors import ConfigError, InputError, RolloutError, TrainingError
+from typedrl.config import PPO_PRESETS, PPOConfig
+from typedrl.errors import InputError, RolloutError, TrainingError
 from typedrl.policies import ActorCritic, SampledPolicy, categorical_entropy, categorical_log_prob
+from typedrl.records import ActorCriticSample
+from typedrl.returns import gae, normalize_advantages
 
-__all__ = ["PPO", "UpdateStats", "resolve_device", "training_env"]
-
-
-@dataclass(frozen=True)
-class UpdateStats:
-    """What one update measured. Losses, entropy, KL and clip fraction are means over the last epoch."""
-
-    update: int
-    env_steps: int
-    policy_loss: float
-    value_loss: float
-    entropy: float
-    approx_kl: float
-    clip_fraction: float
-    learning_rate: float
-    episode_returns: tuple[float, ...]
-
-
-def resolve_device(device: str) -> torch.device:
-    """``device`` as a ``torch.device``; a :class:`~typedrl.errors.ConfigError` naming it when this torch cannot
-    use it (CUDA asked for and absent, a GPU index past the last)."""
-    try:
-        return _validate.device("config", device, error=TrainingError)
-    except TrainingError as error:
-        raise ConfigError(str(error).removeprefix("config: "), "device") from None
-
-
-def training_env(env_id: str, **kwargs: Any) -> tuple[VectorEnv[Any, Any, Any], Spaces]:
-    """``make_env(env_id, **kwargs)`` for an agent: the checked vector env (taking action indices, see
-    :func:`~typedrl._spaces.index_actions`) and its spaces.
-
-    Raises:
-        ConfigError: the id is unknown or cannot be made (a missing module or dependency, a constructor that
-            raises), or its spaces are not ones the agents support.
-    """
-    try:
-        env = make_env(env_id, **kwargs)
-    except gymnasium.error.Error as error:
-        raise ConfigError(f"env_id is {env_id!r}: {error}", "env_id") from None
-    except InputError as error:  # the contract refuses the spaces: say it as the agents do
-        spec = gymnasium.spec(env_id)
-        probe = gymnasium.make(spec, **kwargs.get("env_kwargs", {}))
-        try:
-            read_spaces(env_id, probe.observation_space, probe.action_space)
-        finally:
-            probe.close()
-        raise ConfigError(f"env_id is {env_id!r}: {error}", "env_id") from None
-    except Exception as error:  # the env's own module or constructor failed
-        detail = " ".join(f"{type(error).__name__}: {error}".split())
-        raise ConfigError(f"env_id is {env_id!r}: it cannot be made: {detail}", "env_id") from None
-    try:
-        layout = read_spaces(env_id, env.single_observation_space, env.single_action_space)
-    except ConfigError:
-        env.close()
-        raise
-    return index_actions(env, layout), layout
+__all__ = ["PPO", "explained_variance"]
 
 
 class PPO:
@@ -103,16 +55,9 @@ class PPO:
             self.env, layout = training_env(config.env_id, num_envs=config.num_envs, seed=config.seed)
         else:
             self.env, layout = env, read_spaces(config.env_id, env.single_observation_space, env.single_action_space)
-        observation_size, n_actions = layout.observation_size, layout.n_actions
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
-            self.model = ActorCritic(
-                observation_size,
-                n_actions,
-                hidden=config.hidden,
-                layers=config.layers,
-                activation=config.activation,
-            ).to(self.device)
+            self.model = _actor_critic(config, layout).to(self.device)
         # SB3's Adam epsilon for PPO; the fused kernel is one op per step instead of one per tensor.
         self.parameters = list(self.model.parameters())
         self.optimizer = torch.optim.Adam(self.parameters, lr=config.learning_rate, eps=1e-5, fused=True)
@@ -128,12 +73,55 @@ class PPO:
         self.updates_done = 0
         self.env_steps = 0
 
+    @property
+    def actor(self) -> nn.Module:
+        """The actor alone (observation → logits), what greedy evaluation runs."""
+        return self.model.actor
+
+    def modules(self) -> dict[str, nn.Module]:
+        """``{"model": the actor-critic}`` for checkpoints."""
+        return {"model": self.model}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """``{"optimizer": Adam}`` for checkpoints."""
+        return {"optimizer": self.optimizer}
+
     def _schedule(self) -> tuple[float, float]:
         """(learning rate, clip ε) for the next update: linear from the start value to 0 when annealed."""
         remaining = 1.0 - self.updates_done / self.config.updates
         learning_rate = self.config.learning_rate * (remaining if self.config.anneal_lr else 1.0)
         clip = self.config.clip * (remaining if self.config.anneal_clip else 1.0)
         return learning_rate, clip
+
+    def _sample(self, update: int) -> ActorCriticSample:
+        """Collect a rollout; GAE advantages and λ-return targets, flattened to ``B = T·N`` rows."""
+        config = self.config
+        try:
+            with torch.no_grad():
+                rollout = self.collector.collect()
+                advantages = gae(
+                    rollout.rewards,
+                    rollout.values,
+                    rollout.next_values,
+                    rollout.terminated,
+                    rollout.truncated,
+                    gamma=config.gamma,
+                    lam=config.lam,
+                )
+                returns = advantages + rollout.values  # λ-returns of the unnormalized advantages: the value targets
+                if config.normalize_advantage == "batch":
+                    advantages = normalize_advantages(advantages)
+            batch = rollout.horizon * rollout.n_envs
+            return ActorCriticSample(
+                observations=rollout.observations.reshape(batch, *rollout.observation_shape),
+                actions=rollout.actions.reshape(batch),
+                log_probs=rollout.log_probs.reshape(batch),
+                advantages=advantages.reshape(batch),
+                returns=returns.reshape(batch),
+                values=rollout.values.reshape(batch),
+            )
+        except (RolloutError, InputError) as error:  # e.g. NaN logits or values from the networks: say which update
+            raise TrainingError(f"update {update}: {error}") from error
 
     def update(self) -> UpdateStats:
         """Collect one rollout and run the PPO epochs on it."""
@@ -142,67 +130,77 @@ class PPO:
         learning_rate, clip = self._schedule()
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate
-
-        try:
-            with torch.no_grad():
-                rollout = self.collector.collect()
-            sample = rollout.to_actor_critic_sample(gamma=config.gamma, lam=config.lam)
-        except (RolloutError, InputError) as error:  # e.g. NaN logits or values from the networks: say which update
-            raise TrainingError(f"update {update}: {error}") from error
+        sample = self._sample(update)
 
         model.train()
-        for epoch in range(config.epochs):
-            last_epoch = epoch == config.epochs - 1
-            totals = torch.zeros(5)  # policy loss, value loss, entropy, approx KL, clip fraction (sums)
-            for batch in sample.minibatches(config.minibatches, generator=self.shuffling):
+        epochs_done, stopped = 0, False
+        # Sums over the last pass (or the part of it before an early stop): policy loss, value loss, entropy,
+        # approx KL, clip fraction.
+        totals, minibatches = torch.zeros(5), 0
+        for _ in range(config.epochs):
+            totals, minibatches = torch.zeros(5), 0
+            for batch in sample.minibatches(config.minibatch_count, generator=self.shuffling):
+                advantages = batch.advantages
+                if config.normalize_advantage == "minibatch":
+                    advantages = normalize_advantages(advantages)
                 logits, values = model(batch.observations)
                 log_probs = categorical_log_prob(logits, batch.actions)
                 log_ratio = log_probs - batch.log_probs
                 ratio = log_ratio.exp()
-                surrogate = torch.min(ratio * batch.advantages, ratio.clamp(1.0 - clip, 1.0 + clip) * batch.advantages)
+                with torch.no_grad():
+                    approx_kl = ((ratio - 1.0) - log_ratio).mean()
+                if config.target_kl is not None and float(approx_kl) > 1.5 * config.target_kl:
+                    stopped = True
+                    break
+                surrogate = torch.min(ratio * advantages, ratio.clamp(1.0 - clip, 1.0 + clip) * advantages)
                 policy_loss = -surrogate.mean()
-                value_loss = (values - batch.returns).square().mean()
+                value_loss = self._value_loss(values, batch)
                 entropy = categorical_entropy(logits).mean()
                 loss = policy_loss + config.value_coef * value_loss - config.entropy_coef * entropy
 
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self._check_finite(update, loss, policy_loss, value_loss, entropy)
+                loss.backward()  # type: ignore[no-untyped-call]
+                _raise_if_not_finite(update, loss, policy=policy_loss, value=value_loss, entropy=entropy)
+                if config.max_grad_norm is not None:
+                    grad_norm = nn.utils.clip_grad_norm_(self.parameters, config.max_grad_norm)
+                    if not bool(torch.isfinite(grad_norm)):
+                        raise TrainingError(f"update {update}: the gradient norm is {float(grad_norm)}")
                 self.optimizer.step()
-                if last_epoch:
-                    with torch.no_grad():
-                        approx_kl = ((ratio - 1.0) - log_ratio).mean()
-                        clipped = ((ratio - 1.0).abs() > clip).float().mean()
-                        totals += torch.stack([policy_loss, value_loss, entropy, approx_kl, clipped]).detach().cpu()
-        means = (totals / config.minibatches).tolist()
+
+                with torch.no_grad():
+                    clipped = ((ratio - 1.0).abs() > clip).float().mean()
+                    totals += torch.stack([policy_loss, value_loss, entropy, approx_kl, clipped]).detach().cpu()
+                minibatches += 1
+            if stopped:
+                break
+            epochs_done += 1
+        means = (totals / max(minibatches, 1)).tolist()
 
         self.updates_done = update
-        self.env_steps += rollout.horizon * rollout.n_envs
+        self.env_steps += sample.batch_size
         return UpdateStats(
             update=update,
             env_steps=self.env_steps,
-            policy_loss=means[0],
-            value_loss=means[1],
+            losses={"policy": means[0], "value": means[1]},
             entropy=means[2],
-            approx_kl=means[3],
-            clip_fraction=means[4],
             learning_rate=learning_rate,
             episode_returns=tuple(self.collector.episode_returns),
+            episode_lengths=tuple(self.collector.episode_lengths),
+            approx_kl=means[3],
+            clip_fraction=means[4],
+            clip_range=clip,
+            explained_variance=explained_variance(sample.values, sample.returns),
+            epochs=epochs_done + (1 if stopped and minibatches else 0),
         )
 
-    def _check_finite(
-        self, update: int, loss: torch.Tensor, policy: torch.Tensor, value: torch.Tensor, entropy: torch.Tensor
-    ) -> None:
-        """Raise TrainingError on a non-finite loss or gradient norm (and clip the norm when configured)."""
-        if not bool(torch.isfinite(loss)):
-            for name, quantity in (("policy loss", policy), ("value loss", value), ("entropy", entropy)):
-                if not bool(torch.isfinite(quantity)):
-                    raise TrainingError(f"update {update}: the {name} is {float(quantity)}")
-            raise TrainingError(f"update {update}: the loss is {float(loss)}")
-        max_norm = self.config.max_grad_norm if self.config.max_grad_norm is not None else float("inf")
-        norm = torch.nn.utils.clip_grad_norm_(self.parameters, max_norm)
-        if not bool(torch.isfinite(norm)):
-            raise TrainingError(f"update {update}: the gradient norm is {float(norm)}")
+    def _value_loss(self, values: Tensor, batch: ActorCriticSample) -> Tensor:
+        """``mean((V − G^λ)²)``, or its clipped form around the old values when ``clip_range_vf`` is set."""
+        unclipped = (values - batch.returns).square()
+        if self.config.clip_range_vf is None:
+            return unclipped.mean()
+        limit = self.config.clip_range_vf
+        clipped_values = batch.values + (values - batch.values).clamp(-limit, limit)
+        return torch.max(unclipped, (clipped_values - batch.returns).square()).mean()
 
     def state(self) -> dict[str, Any]:
         """Progress and generator states, for a checkpoint (modules and optimizer are saved separately)."""
@@ -220,7 +218,57 @@ class PPO:
         self.sampling.set_state(state["sampling"])
         self.shuffling.set_state(state["shuffling"])
 
+    def close(self) -> None:
+        """Close the training environments."""
+        self.env.close()
+
     def restart_environments(self, seed: int) -> None:
         """Start new episodes at the next update, the environments reset with ``seed`` (a resumed run passes a
         seed of its own, so it does not replay the first episodes of the run)."""
         self.collector.restart(seed)
+
+
+def explained_variance(values: Tensor, targets: Tensor) -> float | None:
+    """``1 − Var(G − V) / Var(G)``: how much of the targets' variance the values explain (1 is perfect, 0 is no
+    better than a constant, negative is worse); ``None`` where ``Var(G) = 0``. As SB3 logs it."""
+    variance = targets.var(unbiased=False)
+    if not bool(variance > 0):
+        return None
+    return float(1.0 - (targets - values).var(unbiased=False) / variance)
+
+
+def _raise_if_not_finite(update: int, loss: Tensor, **terms: Tensor) -> None:
+    """TrainingError naming the first non-finite term of a non-finite loss."""
+    if bool(torch.isfinite(loss)):
+        return
+    for name, quantity in terms.items():
+        if not bool(torch.isfinite(quantity)):
+            raise TrainingError(
+                f"update {update}: the {name} {'loss ' if name != 'entropy' else ''}is {float(quantity)}"
+            )
+    raise TrainingError(f"update {update}: the loss is {float(loss)}")
+
+
+def _actor_critic(config: PPOConfig, layout: Spaces) -> ActorCritic:
+    return ActorCritic(
+        layout.observation_size,
+        layout.n_actions,
+        hidden=config.hidden,
+        layers=config.layers,
+        activation=config.activation,
+    )
+
+
+def _evaluation_actor(config: PPOConfig, layout: Spaces) -> tuple[dict[str, nn.Module], nn.Module]:
+    model = _actor_critic(config, layout)
+    return {"model": model}, model.actor
+
+
+register(
+    "ppo",
+    config=PPOConfig,
+    algorithm=PPO,
+    evaluation_actor=_evaluation_actor,
+    presets=PPO_PRESETS,
+    description="Train PPO (default: CartPole-v1, tuned preset).",
+)
