@@ -240,6 +240,19 @@ def main() -> None:
             finals.setdefault(curve.label, []).append(curve.points[-1][2])
             print(f"Acrobot-v1 {curve.label:<26} seed {seed}: final greedy mean {curve.points[-1][2]:.1f}", flush=True)
 
+    results = [_results.curve_row(curve.label, curve.seed, curve.points) for curve in curves]
+    settings = {
+        "threshold": THRESHOLD,
+        "grid": GRID,
+        "episodes": EPISODES,
+        "eval_seed": EVAL_SEED,
+        "seeds": list(seeds),
+        "typedrl_cartpole": cartpole.model_dump(mode="json"),
+        "sb3_cartpole": {**SB3_CARTPOLE, "total_timesteps": sb3_steps},
+        "acrobot_seeds": list(acrobot_seeds),
+        "typedrl_acrobot": acrobot.model_dump(mode="json"),
+        "sb3_acrobot": {**SB3_ACROBOT, "total_timesteps": acrobot_steps},
+    }
     repetitions = 200 if smoke else 2000
     summary: dict[str, Any] = {"checks_ms_per_update": {"on": on, "off": off, "overhead": on / off - 1}}
     print(f"\nCartPole-v1, {len(seeds)} seeds: stable at 500 / medians over the runs that reached it")
@@ -276,19 +289,6 @@ def main() -> None:
     for label, values in finals.items():
         print(f"Acrobot-v1 {label}: final greedy means {[round(value, 1) for value in values]}")
 
-    settings = {
-        "threshold": THRESHOLD,
-        "grid": GRID,
-        "episodes": EPISODES,
-        "eval_seed": EVAL_SEED,
-        "seeds": list(seeds),
-        "typedrl_cartpole": cartpole.model_dump(mode="json"),
-        "sb3_cartpole": {**SB3_CARTPOLE, "total_timesteps": sb3_steps},
-        "acrobot_seeds": list(acrobot_seeds),
-        "typedrl_acrobot": acrobot.model_dump(mode="json"),
-        "sb3_acrobot": {**SB3_ACROBOT, "total_timesteps": acrobot_steps},
-    }
-    results = [_results.curve_row(curve.label, curve.seed, curve.points) for curve in curves]
     _results.write(
         "ppo", args, settings=settings, results=results, summary=summary, peers=("stable-baselines3", "rliable")
     )

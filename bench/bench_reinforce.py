@@ -5,7 +5,9 @@ Run: ``python bench/bench_reinforce.py`` (``--seeds 1`` for a quick look, ``--sm
 work: 50 epochs (typedrl's updates),
 each of whole episodes until more than 5000 steps, reward-to-go with γ = 1, one Adam step (lr 1e-2) on
 ``−mean(G · log π(a|s))``, policy ``Linear(4, 32) → Tanh → Linear(32, 2)``. The plain version steps one
-environment with one forward per step, as the example does; typedrl plays 8 checked environments at once.
+environment with one forward per step, as the example does; typedrl plays 16 checked environments at once (so
+its epochs end with more episodes running past 5000 steps: it collects more environment steps, which each row
+reports).
 Reported per seed: seconds for the 50 epochs and the last epoch's mean episode return; then medians.
 """
 
@@ -26,15 +28,15 @@ EPOCHS = 50
 MIN_STEPS = 5000
 
 
-def plain_pytorch(seed: int, epochs: int = EPOCHS, min_steps: int = MIN_STEPS) -> tuple[float, float]:
-    """The tch-rs example, written in plain PyTorch: returns (seconds, last epoch's mean return)."""
+def plain_pytorch(seed: int, epochs: int = EPOCHS, min_steps: int = MIN_STEPS) -> tuple[float, float, int]:
+    """The tch-rs example, written in plain PyTorch: (seconds, last epoch's mean return, environment steps)."""
     torch.manual_seed(seed)
     env = gym.make("CartPole-v1")
     model = nn.Sequential(nn.Linear(4, 32), nn.Tanh(), nn.Linear(32, 2))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     start = time.perf_counter()
     observation, _ = env.reset(seed=seed)
-    last_mean = 0.0
+    last_mean, steps = 0.0, 0
     for _ in range(epochs):
         observation, _ = env.reset()
         observations, actions, rewards, dones = [], [], [], []
@@ -62,16 +64,17 @@ def plain_pytorch(seed: int, epochs: int = EPOCHS, min_steps: int = MIN_STEPS) -
         loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
         last_mean = sum(rewards) / sum(dones)
-    return time.perf_counter() - start, last_mean
+        steps += len(rewards)
+    return time.perf_counter() - start, last_mean, steps
 
 
-def typedrl_reinforce(seed: int, epochs: int = EPOCHS, min_steps: int = MIN_STEPS) -> tuple[float, float]:
+def typedrl_reinforce(seed: int, epochs: int = EPOCHS, min_steps: int = MIN_STEPS) -> tuple[float, float, int]:
     algorithm = Reinforce(reinforce_preset(seed=seed, updates=epochs, min_steps_per_update=min_steps))
     start = time.perf_counter()
     for _ in range(epochs):
         stats = algorithm.update()
     mean = stats.episode_return_mean
-    return time.perf_counter() - start, float("nan") if mean is None else mean
+    return time.perf_counter() - start, float("nan") if mean is None else mean, algorithm.env_steps
 
 
 def main() -> None:
@@ -85,10 +88,11 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     for seed in seeds:  # interleaved: seed k of the peer, then of typedrl
         for name, runner in (("plain PyTorch", plain_pytorch), ("typedrl", typedrl_reinforce)):
-            seconds, last = runner(seed, epochs, min_steps)
-            rows.append({"label": name, "seed": seed, "seconds": seconds, "last_mean_return": last})
+            seconds, last, steps = runner(seed, epochs, min_steps)
+            rows.append({"label": name, "seed": seed, "seconds": seconds, "last_mean_return": last, "env_steps": steps})
             print(
-                f"{name:<14} seed {seed}: {epochs} epochs in {seconds:5.1f}s, last-epoch mean return {last:6.1f}",
+                f"{name:<14} seed {seed}: {epochs} epochs ({steps} env steps) in {seconds:5.1f}s, last-epoch mean"
+                f" return {last:6.1f}",
                 flush=True,
             )
     summary: dict[str, Any] = {}

@@ -350,7 +350,7 @@ def reinforce_table(data: Data) -> str:
         cells = [str(seed)]
         for label in labels:
             row = next(row for row in rows if row["label"] == label and row["seed"] == seed)
-            cells.append(f"{row['seconds']:.1f} s, {row['last_mean_return']:.1f}")
+            cells.append(f"{row['seconds']:.1f} s, {row['last_mean_return']:.1f} ({row['env_steps']:,} steps)")
         body.append(cells)
     summary = data["summary"]
     body.append(

@@ -256,6 +256,9 @@ class ReinforceConfig(AlgoConfig):
     """
 
     algo: Literal["reinforce"] = Field(default="reinforce", description="The algorithm (fixed).")
+    num_envs: int = Field(
+        default=16, ge=1, le=2**16, description="Environments collecting whole episodes side by side."
+    )
     updates: int = Field(
         default=50, ge=1, le=2**40, description="Number of updates (the example's epochs: one gradient step each)."
     )
@@ -360,7 +363,8 @@ PPO_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 REINFORCE_PRESETS: dict[str, dict[str, Any]] = {
-    # The tch-rs example: 50 epochs of more than 5000 steps, Adam 1e-2, 32 tanh units, γ = 1.
+    # The tch-rs example: 50 epochs of more than 5000 steps, Adam 1e-2, 32 tanh units, γ = 1; 16 environments
+    # side by side (the example plays one; an epoch then ends with up to 16 episodes running past 5000 steps).
     "default": {},
 }
 

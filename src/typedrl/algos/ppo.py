@@ -12,7 +12,8 @@ One update, top to bottom (:meth:`PPO.update`), every decision in this file:
 
    ``L_V = mean((V(s) − G^λ)²)``, or with value clipping (``clip_range_vf = ε_V``, as in the PPO2 baselines and
    CleanRL's ``clip_vloss``) ``L_V = mean(max((V − G^λ)², (V_old + clip(V − V_old, −ε_V, ε_V) − G^λ)²))``;
-   the global gradient norm is clipped to ``max_grad_norm`` before each step;
+   the global gradient norm is clipped to ``max_grad_norm`` before each step (and checked: a non-finite loss or
+   gradient stops the run);
 4. with ``target_kl``, the epochs stop at the first minibatch whose approximate KL
    ``mean((ρ − 1) − log ρ)`` exceeds ``1.5 · target_kl``, before its step (SB3's rule).
 
@@ -23,7 +24,7 @@ SB3 differs in two details: it clips the value prediction alone (no ``max``), an
 minibatch by default (``normalize_advantage="minibatch"`` here).
 """
 
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 from gymnasium.vector import VectorEnv
@@ -34,7 +35,7 @@ from typedrl.algos.base import UpdateStats, register, resolve_device, training_e
 from typedrl.collect import RolloutCollector
 from typedrl.config import PPO_PRESETS, PPOConfig
 from typedrl.errors import InputError, RolloutError, TrainingError
-from typedrl.policies import ActorCritic, SampledPolicy, categorical_entropy, categorical_log_prob
+from typedrl.policies import ActorCritic, SampledPolicy, categorical_log_prob_and_entropy
 from typedrl.records import ActorCriticSample
 from typedrl.returns import gae, normalize_advantages
 
@@ -134,47 +135,57 @@ class PPO:
 
         model.train()
         epochs_done, stopped = 0, False
+        watch_kl = config.target_kl is not None
+        no_clip = float("inf")  # the norm is still computed (and checked) when clipping is off
+        max_norm = config.max_grad_norm if config.max_grad_norm is not None else no_clip
         # Sums over the last pass (or the part of it before an early stop): policy loss, value loss, entropy,
-        # approx KL, clip fraction.
-        totals, minibatches = torch.zeros(5), 0
-        for _ in range(config.epochs):
-            totals, minibatches = torch.zeros(5), 0
-            for batch in sample.minibatches(config.minibatch_count, generator=self.shuffling):
+        # approx KL, clip fraction. Without target_kl the last pass is known, and only it is measured.
+        totals, minibatches = torch.zeros(5, device=self.device), 0
+        for epoch in range(config.epochs):
+            measure = watch_kl or epoch == config.epochs - 1
+            totals, minibatches = torch.zeros(5, device=self.device), 0
+            # One minibatch is the whole batch: no permutation to draw or rows to gather (the loss is a mean).
+            count = config.minibatch_count
+            batches = (sample,) if count == 1 else sample.minibatches(count, generator=self.shuffling)
+            for batch in batches:
                 advantages = batch.advantages
                 if config.normalize_advantage == "minibatch":
                     advantages = normalize_advantages(advantages)
                 logits, values = model(batch.observations)
-                log_probs = categorical_log_prob(logits, batch.actions)
+                log_probs, entropies = categorical_log_prob_and_entropy(logits, batch.actions)
                 log_ratio = log_probs - batch.log_probs
                 ratio = log_ratio.exp()
-                with torch.no_grad():
-                    approx_kl = ((ratio - 1.0) - log_ratio).mean()
-                if config.target_kl is not None and float(approx_kl) > 1.5 * config.target_kl:
-                    stopped = True
-                    break
+                if watch_kl:
+                    with torch.no_grad():
+                        approx_kl = ((ratio - 1.0) - log_ratio).mean()
+                    if float(approx_kl) > 1.5 * config.target_kl:  # type: ignore[operator]  # watch_kl: not None
+                        stopped = True
+                        break
                 surrogate = torch.min(ratio * advantages, ratio.clamp(1.0 - clip, 1.0 + clip) * advantages)
                 policy_loss = -surrogate.mean()
                 value_loss = self._value_loss(values, batch)
-                entropy = categorical_entropy(logits).mean()
+                entropy = entropies.mean()
                 loss = policy_loss + config.value_coef * value_loss - config.entropy_coef * entropy
 
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()  # type: ignore[no-untyped-call]
-                _raise_if_not_finite(update, loss, policy=policy_loss, value=value_loss, entropy=entropy)
-                if config.max_grad_norm is not None:
-                    grad_norm = nn.utils.clip_grad_norm_(self.parameters, config.max_grad_norm)
-                    if not bool(torch.isfinite(grad_norm)):
-                        raise TrainingError(f"update {update}: the gradient norm is {float(grad_norm)}")
+                # One check for the loss and the gradients: a non-finite loss makes a non-finite norm.
+                grad_norm = nn.utils.clip_grad_norm_(self.parameters, max_norm)
+                if not bool(torch.isfinite(grad_norm)):
+                    _raise_not_finite(update, loss, grad_norm, policy=policy_loss, value=value_loss, entropy=entropy)
                 self.optimizer.step()
 
-                with torch.no_grad():
-                    clipped = ((ratio - 1.0).abs() > clip).float().mean()
-                    totals += torch.stack([policy_loss, value_loss, entropy, approx_kl, clipped]).detach().cpu()
-                minibatches += 1
+                if measure:
+                    with torch.no_grad():
+                        if not watch_kl:
+                            approx_kl = ((ratio - 1.0) - log_ratio).mean()
+                        clipped = ((ratio - 1.0).abs() > clip).float().mean()
+                        totals += torch.stack([policy_loss, value_loss, entropy, approx_kl, clipped]).detach()
+                    minibatches += 1
             if stopped:
                 break
             epochs_done += 1
-        means = (totals / max(minibatches, 1)).tolist()
+        means = (totals / max(minibatches, 1)).cpu().tolist()
 
         self.updates_done = update
         self.env_steps += sample.batch_size
@@ -237,16 +248,16 @@ def explained_variance(values: Tensor, targets: Tensor) -> float | None:
     return float(1.0 - (targets - values).var(unbiased=False) / variance)
 
 
-def _raise_if_not_finite(update: int, loss: Tensor, **terms: Tensor) -> None:
-    """TrainingError naming the first non-finite term of a non-finite loss."""
-    if bool(torch.isfinite(loss)):
-        return
+def _raise_not_finite(update: int, loss: Tensor, grad_norm: Tensor, **terms: Tensor) -> NoReturn:
+    """TrainingError naming the first non-finite loss term, else the loss, else the gradient norm."""
     for name, quantity in terms.items():
         if not bool(torch.isfinite(quantity)):
             raise TrainingError(
                 f"update {update}: the {name} {'loss ' if name != 'entropy' else ''}is {float(quantity)}"
             )
-    raise TrainingError(f"update {update}: the loss is {float(loss)}")
+    if not bool(torch.isfinite(loss)):
+        raise TrainingError(f"update {update}: the loss is {float(loss)}")
+    raise TrainingError(f"update {update}: the gradient norm is {float(grad_norm)}")
 
 
 def _actor_critic(config: PPOConfig, layout: Spaces) -> ActorCritic:

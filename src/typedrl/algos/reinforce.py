@@ -22,6 +22,7 @@ from torch import nn
 from typedrl._spaces import Spaces, read_spaces
 from typedrl.algos.base import UpdateStats, register, resolve_device, training_env
 from typedrl.config import REINFORCE_PRESETS, ReinforceConfig
+from typedrl.contract import autoreset_mode_of
 from typedrl.errors import InputError, TrainingError
 from typedrl.policies import categorical_entropy, categorical_log_prob, mlp, sample_categorical
 from typedrl.returns import discounted_returns
@@ -42,13 +43,12 @@ class Reinforce:
                 config.env_id,
                 num_envs=config.num_envs,
                 seed=config.seed,
-                autoreset_mode=AutoresetMode.DISABLED,
                 env_kwargs=kwargs,
             )
         else:
             self.env, layout = env, read_spaces(config.env_id, env.single_observation_space, env.single_action_space)
-        if self.env.metadata.get("autoreset_mode") != AutoresetMode.DISABLED:
-            raise TrainingError("Reinforce needs a vector env with autoreset_mode DISABLED")
+        # Any autoreset mode: the environment's own (Gymnasium's native vector envs, the fastest, run NEXT_STEP).
+        self._mode = autoreset_mode_of(self.env)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.model = _policy(config, layout).to(self.device)
@@ -78,24 +78,30 @@ class Reinforce:
         self._reset_seed = None
         columns: dict[str, list[Any]] = {k: [] for k in ("obs", "act", "rew", "term", "trunc", "open")}
         open_envs = np.ones(n_envs, dtype=np.bool_)  # sub-environments whose current episode is recorded
+        resetting = np.zeros(n_envs, dtype=np.bool_)  # NEXT_STEP: this step only resets these (not the agent's)
         recorded = 0
         while open_envs.any():
-            observations = torch.as_tensor(observations_np, dtype=torch.float32, device=self.device)
+            # Copies: a vector env may hand back the same buffers at every step.
+            observations = torch.tensor(observations_np, dtype=torch.float32, device=self.device)
             with torch.no_grad():
                 logits = self.model(observations.flatten(1))
                 uniform = torch.rand(n_envs, generator=self.sampling, device=self.device)
                 actions = sample_categorical(logits, uniform)
             actions_np = actions.cpu().numpy()
             next_np, rewards, terminated, truncated, _ = env.step(actions_np)
-            for key, value in (("obs", observations), ("act", actions), ("rew", rewards), ("open", open_envs)):
+            recording = open_envs & ~resetting
+            for key, value in (("obs", observations), ("act", actions), ("open", recording)):
                 columns[key].append(value)
-            columns["term"].append(terminated)
-            columns["trunc"].append(truncated)
-            recorded += int(open_envs.sum())
-            done = np.logical_or(terminated, truncated)
+            columns["rew"].append(np.array(rewards, dtype=np.float32))
+            columns["term"].append(np.array(terminated, dtype=np.bool_))
+            columns["trunc"].append(np.array(truncated, dtype=np.bool_))
+            recorded += int(recording.sum())
+            done = (terminated | truncated) & ~resetting
             if recorded > self.config.min_steps_per_update:
                 open_envs = open_envs & ~done  # past the count: finish the running episodes, start none
-            if done.any():
+            if self._mode is AutoresetMode.NEXT_STEP:
+                resetting = done
+            elif self._mode is AutoresetMode.DISABLED and done.any():
                 next_np, _ = env.reset(options={"reset_mask": done})
             observations_np = next_np
         return (
