@@ -30,6 +30,16 @@ __all__ = [
 ]
 
 
+def _where(env_id: str, call: str, step: int, env_index: int | None) -> str:
+    """Where an environment error happened: ``CartPole-v1 step 12, env 3``, ``CartPole-v1 reset after step 12``,
+    ``CartPole-v1 reset`` (a reset is placed after the steps before it; every other call at its step)."""
+    if call == "reset":
+        where = f"{env_id} reset" if step == 0 else f"{env_id} reset after step {step}"
+    else:
+        where = f"{env_id} step {step}"
+    return where if env_index is None else f"{where}, env {env_index}"
+
+
 class TypedRLError(Exception):
     """The root of every error typedrl raises on purpose."""
 
@@ -86,13 +96,7 @@ class ContractViolation(TypedRLError, ValueError):
         self.field = field
         self.got = got
         self.expected = expected
-        if call == "reset":
-            where = f"{env_id} reset" if step == 0 else f"{env_id} reset after step {step}"
-        else:
-            where = f"{env_id} step {step}"
-        if env_index is not None:
-            where += f", env {env_index}"
-        super().__init__(f"{where}: {field} is {got}; expected {expected}")
+        super().__init__(f"{_where(env_id, call, step, env_index)}: {field} is {got}; expected {expected}")
 
     def __reduce__(self) -> tuple[type["ContractViolation"], tuple[str, str, int, int | None, str, str, str]]:
         """Pickle by the constructor's arguments, so the error crosses process boundaries intact."""
@@ -122,13 +126,7 @@ class EnvError(TypedRLError, RuntimeError):
         self.step = step
         self.env_index = env_index
         self.detail = detail
-        if call == "reset":
-            where = f"{env_id} reset" if step == 0 else f"{env_id} reset after step {step}"
-        else:
-            where = f"{env_id} step {step}"
-        if env_index is not None:
-            where += f", env {env_index}"
-        super().__init__(f"{where}: {call} raised {detail}")
+        super().__init__(f"{_where(env_id, call, step, env_index)}: {call} raised {detail}")
 
     def __reduce__(self) -> tuple[type["EnvError"], tuple[str, str, int, int | None, str]]:
         """Pickle by the constructor's arguments, so the error crosses process boundaries intact."""

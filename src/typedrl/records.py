@@ -15,7 +15,7 @@ bootstraps from ``next_values``.
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -39,11 +39,12 @@ _SAMPLE_TENSORS = ("observations", "actions", *_SAMPLE_FLOATS)
 
 
 def _real(where: str, name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
+    if not _validate.is_real(value):
         raise RolloutError(f"{where}: {name} is {value!r} ({type(value).__name__}); expected a finite float")
-    if not math.isfinite(value):
+    number = float(value)  # type: ignore[arg-type]  # a Real here
+    if not math.isfinite(number):
         raise RolloutError(f"{where}: {name} is {value!r}; expected a finite float")
-    return float(value)
+    return number
 
 
 def _flag(where: str, name: str, value: object) -> bool:
@@ -55,7 +56,7 @@ def _flag(where: str, name: str, value: object) -> bool:
 
 def _first_bad(tensor: Tensor, bad: Tensor) -> tuple[str, str]:
     """The index (as ``[i, j]``) and the value of the first element where ``bad`` is true."""
-    index = tuple(int(i) for i in torch.nonzero(bad)[0])
+    index = _validate.first_true(bad)
     return ", ".join(map(str, index)), str(tensor[index].item())
 
 

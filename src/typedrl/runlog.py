@@ -94,9 +94,6 @@ class UpdateRecord(_Model):
         return self
 
 
-_population_stats = population_stats  # mean and population std of the returns
-
-
 class EvalRecord(_Model):
     """One greedy evaluation: undiscounted returns of episodes seeded ``base_seed + k``."""
 
@@ -125,7 +122,7 @@ class EvalRecord(_Model):
         """Build the record, computing mean, std, min and max from ``returns``."""
         values = [float(value) for value in returns]
         if values and all(math.isfinite(value) for value in values):
-            (mean, std), low, high = _population_stats(values), min(values), max(values)
+            (mean, std), low, high = population_stats(values), min(values), max(values)
         else:  # leave the error to the returns field alone
             mean = std = low = high = 0.0
         return cls(
@@ -142,7 +139,7 @@ class EvalRecord(_Model):
 
     @model_validator(mode="after")
     def _summary_matches_returns(self) -> Self:
-        mean, std = _population_stats(self.returns)
+        mean, std = population_stats(self.returns)
         if self.min != min(self.returns) or self.max != max(self.returns):
             raise ValueError(f"min {self.min} and max {self.max} do not match the returns")
         if not (

@@ -3,12 +3,11 @@
 import math
 from dataclasses import dataclass
 
-import torch
 from beartype import BeartypeConf, beartype
 from jaxtyping import Bool, Float, jaxtyped
 from torch import Tensor
 
-from typedrl._validate import unit_interval
+from typedrl._validate import unit_interval, unit_interval_elements
 from typedrl.errors import HyperparameterError, InputError
 
 __all__ = ["TrajectoryBatch"]
@@ -56,13 +55,7 @@ class TrajectoryBatch:
                     f"TrajectoryBatch: {name} is on {tensor.device}; expected {self.rewards.device} (as rewards)"
                 )
         if isinstance(self.gamma, Tensor):
-            outside = ~((self.gamma >= 0) & (self.gamma <= 1))  # NaN is outside
-            if bool(outside.any()):
-                index = [int(i) for i in torch.nonzero(outside)[0]]
-                got = float(self.gamma[tuple(index)])
-                raise HyperparameterError(
-                    f"TrajectoryBatch: gamma{index} is {got!r}; expected every discount in [0, 1]"
-                )
+            unit_interval_elements("TrajectoryBatch", "gamma", self.gamma, each="discount", error=HyperparameterError)
         else:
             unit_interval("TrajectoryBatch", "gamma", self.gamma, error=HyperparameterError)
 
