@@ -14,6 +14,7 @@ from typedrl.algos.reinforce import Reinforce
 from typedrl.checkpoint import load_checkpoint, save_checkpoint
 from typedrl.config import ppo_preset, reinforce_preset
 from typedrl.errors import TrainingError
+from typedrl.losses import ppo_loss
 from typedrl.runlog import load_trainlog
 from typedrl.runner import train
 
@@ -161,7 +162,7 @@ def test_discrete_actions_that_start_at_one(tmp_path: Path, algo: str) -> None:
 
 def test_ppo_options_change_what_they_say() -> None:
     """Advantage normalization, value clipping, the KL early stop and the minibatch size, one update each."""
-    base: dict[str, Any] = {"seed": 0, "updates": 2, "num_envs": 2, "horizon": 16, "epochs": 4}
+    base: dict[str, Any] = {"seed": 0, "updates": 2, "num_envs": 2, "horizon": 16, "epochs": 4, "target_kl": None}
     stats = {}
     options: dict[str, dict[str, Any]] = {
         "batch": {},
@@ -169,9 +170,10 @@ def test_ppo_options_change_what_they_say() -> None:
         "off": {"normalize_advantage": "off"},
         "clip_vf": {"clip_range_vf": 1e-6},
         "target_kl": {"target_kl": 1e-9, "learning_rate": 0.05},
+        "default_kl": {"target_kl": 0.05, "learning_rate": 0.05},
     }
     for name, overrides in options.items():
-        algorithm = PPO(ppo_preset(**base, **overrides))
+        algorithm = PPO(ppo_preset(**{**base, **overrides}))
         algorithm.update()
         stats[name] = algorithm.update()
     assert stats["batch"].epochs == 4
@@ -180,6 +182,8 @@ def test_ppo_options_change_what_they_say() -> None:
     assert stats["clip_vf"].losses["value"] != stats["batch"].losses["value"]
     # The first minibatch of the first pass has ratio 1 (KL 0); after one step at lr 0.05 the KL passes 1.5e-9.
     assert stats["target_kl"].epochs == 1
+    assert stats["default_kl"].epochs is not None
+    assert 1 <= stats["default_kl"].epochs < 4  # the default preset's 0.05 stops these large steps early too
     assert stats["off"].losses["policy"] != stats["batch"].losses["policy"]
     for result in stats.values():
         assert result.explained_variance is None or math.isfinite(result.explained_variance)
@@ -190,7 +194,8 @@ def test_value_clipping_bounds_the_value_step() -> None:
     """With clip_range_vf, the value loss is max(unclipped, clipped): never below the unclipped squared error."""
     algorithm = PPO(ppo_preset(seed=1, updates=1, num_envs=2, horizon=8, epochs=1, clip_range_vf=0.1))
     sample = algorithm._sample(1)
-    _, values = algorithm.model(sample.observations)
-    clipped = algorithm._value_loss(values + 1.0, sample)  # far outside ±0.1 of the old values
+    logits, values = algorithm.model(sample.observations)
+    arguments = (logits, values + 1.0, sample.actions, sample.log_probs, sample.advantages, sample.returns)
+    clipped = ppo_loss(*arguments, clip=0.2, old_values=sample.values, clip_range_vf=0.1)  # far outside ±0.1
     unclipped = ((values + 1.0) - sample.returns).square().mean()
-    assert float(clipped.detach()) >= float(unclipped.detach())
+    assert float(clipped.value_loss.detach()) >= float(unclipped.detach())

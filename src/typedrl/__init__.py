@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
         TypedRLError,
     )
     from typedrl.evaluation import EvalResult, evaluate
+    from typedrl.losses import PPOLoss, ppo_loss
     from typedrl.plot import plot_curve
     from typedrl.policies import ActorCritic, SampledPolicy
     from typedrl.records import ActorCriticSample, Rollout, Step
@@ -77,6 +78,8 @@ _LAZY: dict[str, str] = {
     "InputError": "typedrl.errors",
     "PPO": "typedrl.algos",
     "PPOConfig": "typedrl.config",
+    "PPOLoss": "typedrl.losses",
+    "ppo_loss": "typedrl.losses",
     "Policy": "typedrl.collect",
     "PolicyStep": "typedrl.collect",
     "Reinforce": "typedrl.algos",
@@ -157,6 +160,7 @@ __all__ = [
     "HyperparameterError",
     "InputError",
     "PPOConfig",
+    "PPOLoss",
     "Policy",
     "PolicyStep",
     "Reinforce",
@@ -187,6 +191,7 @@ __all__ = [
     "make_env",
     "normalize_advantages",
     "plot_curve",
+    "ppo_loss",
     "ppo_preset",
     "register",
     "reinforce_preset",

@@ -16,7 +16,8 @@ that row, which stays visible (a non-finite loss stops training).
 
 import itertools
 import math
-from typing import Literal
+from collections.abc import ValuesView
+from typing import Literal, cast
 
 import torch
 from jaxtyping import Float, Int
@@ -229,8 +230,11 @@ class ActorCritic(nn.Module):
     def forward(self, observations: Float[Tensor, " B *obs"]) -> tuple[Float[Tensor, " B A"], Float[Tensor, " B"]]:
         """Both networks at once: ``(logits, values)``."""
         hidden = observations.flatten(1).unsqueeze(0).expand(2, -1, -1)
-        last = len(self.weights) - 1
-        for index, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+        # The lists' own dicts: iterating a ParameterList indexes it by position, a Python call per element.
+        weights = cast("ValuesView[Tensor]", self.weights._parameters.values())
+        biases = cast("ValuesView[Tensor]", self.biases._parameters.values())
+        last = len(weights) - 1
+        for index, (weight, bias) in enumerate(zip(weights, biases, strict=True)):
             hidden = torch.baddbmm(bias, hidden, weight)
             if index < last:
                 hidden = self.activation(hidden)

@@ -6,7 +6,7 @@ One update, top to bottom (:meth:`PPO.update`), every decision in this file:
 2. advantages by GAE, ``Aₜ = δₜ + γλ(1 − doneₜ)Aₜ₊₁`` with truncation bootstrapped from the final observation's
    value (:func:`~typedrl.gae`); value targets the λ-returns ``G^λₜ = Aₜ + Vₜ`` of the **unnormalized**
    advantages; advantages z-scored over the batch, per minibatch, or not (``normalize_advantage``);
-3. ``epochs`` passes over the batch in shuffled minibatches, each one Adam step on
+3. ``epochs`` passes over the batch in shuffled minibatches, each one Adam step on :func:`~typedrl.ppo_loss`
 
    ``L = −mean(min(ρ·Â, clip(ρ, 1−ε, 1+ε)·Â)) + c_v·L_V − c_e·mean(H[π(·|s)])``,  ``ρ = π(a|s) / π_old(a|s)``,
 
@@ -16,6 +16,11 @@ One update, top to bottom (:meth:`PPO.update`), every decision in this file:
    gradient stops the run);
 4. with ``target_kl``, the epochs stop at the first minibatch whose approximate KL
    ``mean((ρ − 1) − log ρ)`` exceeds ``1.5 · target_kl``, before its step (SB3's rule).
+
+The loss's gradient is written in closed form (one autograd node; equal to autograd's on the same formula, as
+:func:`~typedrl.losses.ppo_loss_reference` tests), and the parameters live in one flat buffer
+(:class:`~typedrl.algos.flat.FlatParameters`), so zeroing, clipping and the Adam step are one tensor each: together
+they make a gradient step about a third cheaper on a CPU, with the same result to rounding.
 
 The learning rate and ``ε`` are annealed linearly to 0 over the budget when the config says so. A non-finite
 loss or gradient raises :class:`~typedrl.errors.TrainingError` naming the update and the quantity.
@@ -32,10 +37,12 @@ from torch import Tensor, nn
 
 from typedrl._spaces import Spaces, read_spaces
 from typedrl.algos.base import UpdateStats, register, resolve_device, training_env
+from typedrl.algos.flat import FlatParameters
 from typedrl.collect import RolloutCollector
 from typedrl.config import PPO_PRESETS, PPOConfig
 from typedrl.errors import InputError, RolloutError, TrainingError
-from typedrl.policies import ActorCritic, SampledPolicy, categorical_log_prob_and_entropy
+from typedrl.losses import PPOLoss, ppo_loss
+from typedrl.policies import ActorCritic, SampledPolicy
 from typedrl.records import ActorCriticSample
 from typedrl.returns import gae, normalize_advantages
 
@@ -59,9 +66,11 @@ class PPO:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.model = _actor_critic(config, layout).to(self.device)
-        # SB3's Adam epsilon for PPO; the fused kernel is one op per step instead of one per tensor.
-        self.parameters = list(self.model.parameters())
-        self.optimizer = torch.optim.Adam(self.parameters, lr=config.learning_rate, eps=1e-5, fused=True)
+        # The parameters as views of one buffer: zeroing, clipping and the Adam step are one tensor op each, and
+        # the fused Adam kernel one op per step. Adam's epsilon is SB3's for PPO.
+        self.flat = FlatParameters(self.model)
+        self.optimizer = torch.optim.Adam([self.flat.parameter], lr=config.learning_rate, eps=1e-5, fused=True)
+        self.flat.attach(self.optimizer)
         self.sampling = torch.Generator(self.device).manual_seed(config.seed + 1)
         self.shuffling = torch.Generator().manual_seed(config.seed + 2)
         self.collector = RolloutCollector(
@@ -134,6 +143,7 @@ class PPO:
         sample = self._sample(update)
 
         model.train()
+        self.flat.check_layout()
         epochs_done, stopped = 0, False
         watch_kl = config.target_kl is not None
         no_clip = float("inf")  # the norm is still computed (and checked) when clipping is off
@@ -152,35 +162,33 @@ class PPO:
                 if config.normalize_advantage == "minibatch":
                     advantages = normalize_advantages(advantages)
                 logits, values = model(batch.observations)
-                log_probs, entropies = categorical_log_prob_and_entropy(logits, batch.actions)
-                log_ratio = log_probs - batch.log_probs
-                ratio = log_ratio.exp()
-                if watch_kl:
-                    with torch.no_grad():
-                        approx_kl = ((ratio - 1.0) - log_ratio).mean()
-                    if float(approx_kl) > 1.5 * config.target_kl:  # type: ignore[operator]  # watch_kl: not None
-                        stopped = True
-                        break
-                surrogate = torch.min(ratio * advantages, ratio.clamp(1.0 - clip, 1.0 + clip) * advantages)
-                policy_loss = -surrogate.mean()
-                value_loss = self._value_loss(values, batch)
-                entropy = entropies.mean()
-                loss = policy_loss + config.value_coef * value_loss - config.entropy_coef * entropy
+                terms = ppo_loss(
+                    logits,
+                    values,
+                    batch.actions,
+                    batch.log_probs,
+                    advantages,
+                    batch.returns,
+                    clip=clip,
+                    value_coef=config.value_coef,
+                    entropy_coef=config.entropy_coef,
+                    old_values=batch.values,
+                    clip_range_vf=config.clip_range_vf,
+                )
+                if watch_kl and float(terms.approx_kl) > 1.5 * config.target_kl:  # type: ignore[operator]
+                    stopped = True  # SB3's rule: this minibatch takes no step, and the epochs end
+                    break
 
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()  # type: ignore[no-untyped-call]
+                self.flat.zero_grad()
+                terms.loss.backward()  # type: ignore[no-untyped-call]
                 # One check for the loss and the gradients: a non-finite loss makes a non-finite norm.
-                grad_norm = nn.utils.clip_grad_norm_(self.parameters, max_norm)
+                grad_norm = self.flat.clip_grad_norm_(max_norm)
                 if not bool(torch.isfinite(grad_norm)):
-                    _raise_not_finite(update, loss, grad_norm, policy=policy_loss, value=value_loss, entropy=entropy)
+                    _raise_not_finite(update, terms, grad_norm)
                 self.optimizer.step()
 
                 if measure:
-                    with torch.no_grad():
-                        if not watch_kl:
-                            approx_kl = ((ratio - 1.0) - log_ratio).mean()
-                        clipped = ((ratio - 1.0).abs() > clip).float().mean()
-                        totals += torch.stack([policy_loss, value_loss, entropy, approx_kl, clipped]).detach()
+                    totals += torch.stack(terms[1:]).detach()  # policy, value, entropy, approx KL, clip fraction
                     minibatches += 1
             if stopped:
                 break
@@ -203,15 +211,6 @@ class PPO:
             explained_variance=explained_variance(sample.values, sample.returns),
             epochs=epochs_done + (1 if stopped and minibatches else 0),
         )
-
-    def _value_loss(self, values: Tensor, batch: ActorCriticSample) -> Tensor:
-        """``mean((V − G^λ)²)``, or its clipped form around the old values when ``clip_range_vf`` is set."""
-        unclipped = (values - batch.returns).square()
-        if self.config.clip_range_vf is None:
-            return unclipped.mean()
-        limit = self.config.clip_range_vf
-        clipped_values = batch.values + (values - batch.values).clamp(-limit, limit)
-        return torch.max(unclipped, (clipped_values - batch.returns).square()).mean()
 
     def state(self) -> dict[str, Any]:
         """Progress and generator states, for a checkpoint (modules and optimizer are saved separately)."""
@@ -248,9 +247,11 @@ def explained_variance(values: Tensor, targets: Tensor) -> float | None:
     return float(1.0 - (targets - values).var(unbiased=False) / variance)
 
 
-def _raise_not_finite(update: int, loss: Tensor, grad_norm: Tensor, **terms: Tensor) -> NoReturn:
+def _raise_not_finite(update: int, terms: PPOLoss, grad_norm: Tensor) -> NoReturn:
     """TrainingError naming the first non-finite loss term, else the loss, else the gradient norm."""
-    for name, quantity in terms.items():
+    loss = terms.loss
+    named = {"policy": terms.policy_loss, "value": terms.value_loss, "entropy": terms.entropy}
+    for name, quantity in named.items():
         if not bool(torch.isfinite(quantity)):
             raise TrainingError(
                 f"update {update}: the {name} {'loss ' if name != 'entropy' else ''}is {float(quantity)}"

@@ -12,6 +12,7 @@ One update (the example's "epoch"), top to bottom (:meth:`Reinforce.update`):
 The policy is ``Linear(obs → hidden) → Tanh → Linear(hidden → A)``.
 """
 
+import math
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from torch import nn
 
 from typedrl._spaces import Spaces, read_spaces
 from typedrl.algos.base import UpdateStats, register, resolve_device, training_env
+from typedrl.algos.flat import FlatParameters
 from typedrl.config import REINFORCE_PRESETS, ReinforceConfig
 from typedrl.contract import autoreset_mode_of
 from typedrl.errors import InputError, TrainingError
@@ -52,7 +54,9 @@ class Reinforce:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.model = _policy(config, layout).to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate, fused=True)
+        self.flat = FlatParameters(self.model)  # one tensor to zero, measure and step
+        self.optimizer = torch.optim.Adam([self.flat.parameter], lr=config.learning_rate, fused=True)
+        self.flat.attach(self.optimizer)
         self.sampling = torch.Generator(self.device).manual_seed(config.seed + 1)
         self.updates_done = 0
         self.env_steps = 0
@@ -132,10 +136,11 @@ class Reinforce:
         loss = -(reward_to_go[recorded] * log_probs).mean()
         if not bool(torch.isfinite(loss)):
             raise TrainingError(f"update {update}: the policy-gradient loss is {float(loss)}")
-        self.optimizer.zero_grad(set_to_none=True)
+        self.flat.check_layout()
+        self.flat.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         # No clipping (as the example); the norm is only checked, so a non-finite gradient stops the run.
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), float("inf"))
+        grad_norm = self.flat.clip_grad_norm_(math.inf)
         if not bool(torch.isfinite(grad_norm)):
             raise TrainingError(f"update {update}: the gradient norm is {float(grad_norm)}")
         self.optimizer.step()
