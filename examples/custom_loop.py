@@ -9,7 +9,7 @@ import torch
 import typedrl
 from typedrl.collect import RolloutCollector
 from typedrl.evaluation import evaluate
-from typedrl.policies import ActorCritic, SampledPolicy, categorical_entropy, categorical_log_prob
+from typedrl.policies import ActorCritic, SampledPolicy
 
 
 def main() -> None:
@@ -27,12 +27,11 @@ def main() -> None:
         sample = rollout.to_actor_critic_sample(gamma=0.98, lam=0.8)
         for _ in range(10):
             for batch in sample.minibatches(2, generator=shuffle):
-                logits = model.logits(batch.observations)
-                ratio = (categorical_log_prob(logits, batch.actions) - batch.log_probs).exp()
-                clipped = ratio.clamp(0.8, 1.2)
-                policy_loss = -torch.min(ratio * batch.advantages, clipped * batch.advantages).mean()
-                value_loss = (model.value(batch.observations) - batch.returns).square().mean()
-                loss = policy_loss + 0.5 * value_loss - 0.0 * categorical_entropy(logits).mean()
+                logits, values = model(batch.observations)  # the actor's logits and the critic's values
+                # The clipped surrogate, the value loss and the entropy bonus, with their gradient in closed form.
+                loss = typedrl.ppo_loss(
+                    logits, values, batch.actions, batch.log_probs, batch.advantages, batch.returns, clip=0.2
+                ).loss
                 optimizer.zero_grad()
                 loss.backward()  # type: ignore[no-untyped-call]
                 optimizer.step()
