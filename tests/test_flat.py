@@ -19,7 +19,8 @@ def _net() -> nn.Module:
 
 def _loss(module: nn.Module, step: int) -> torch.Tensor:
     inputs = torch.linspace(-1, 1, 12).reshape(4, 3) * (step + 1)
-    return module(inputs).square().mean()
+    outputs: torch.Tensor = module(inputs)
+    return outputs.square().mean()
 
 
 def test_parameters_and_gradients_are_views_of_the_buffers() -> None:
@@ -28,7 +29,7 @@ def test_parameters_and_gradients_are_views_of_the_buffers() -> None:
     flat = FlatParameters(module)
     assert flat.parameter.shape == (sum(p.numel() for p in before),)
     torch.testing.assert_close(flat.parameter.detach(), torch.cat([p.reshape(-1) for p in before]))
-    _loss(module, 0).backward()
+    _loss(module, 0).backward()  # type: ignore[no-untyped-call]
     gradients = torch.cat([p.grad.reshape(-1) for p in module.parameters()])  # type: ignore[union-attr]
     torch.testing.assert_close(flat.grad, gradients)
     assert flat.grad.abs().sum() > 0
@@ -44,11 +45,11 @@ def test_training_matches_adam_over_the_separate_parameters() -> None:
     flat_adam = torch.optim.Adam([flat.parameter], lr=1e-2, fused=True)
     for step in range(20):
         plain_adam.zero_grad()
-        _loss(plain, step).backward()
+        _loss(plain, step).backward()  # type: ignore[no-untyped-call]
         plain_norm = nn.utils.clip_grad_norm_(plain.parameters(), 0.1)
         plain_adam.step()
         flat.zero_grad()
-        _loss(flattened, step).backward()
+        _loss(flattened, step).backward()  # type: ignore[no-untyped-call]
         flat_norm = flat.clip_grad_norm_(0.1)
         flat_adam.step()
         torch.testing.assert_close(flat_norm, plain_norm)
@@ -59,7 +60,7 @@ def test_training_matches_adam_over_the_separate_parameters() -> None:
 def test_an_infinite_max_norm_only_measures() -> None:
     module = _net()
     flat = FlatParameters(module)
-    _loss(module, 3).backward()
+    _loss(module, 3).backward()  # type: ignore[no-untyped-call]
     before = flat.grad.clone()
     norm = flat.clip_grad_norm_(math.inf)
     torch.testing.assert_close(norm, torch.linalg.vector_norm(before))
@@ -97,7 +98,7 @@ def test_adam_state_saved_per_tensor_loads_into_the_flat_optimizer() -> None:
     plain_adam = torch.optim.Adam(plain.parameters(), lr=1e-2)
     for step in range(3):
         plain_adam.zero_grad()
-        _loss(plain, step).backward()
+        _loss(plain, step).backward()  # type: ignore[no-untyped-call]
         plain_adam.step()
     flattened.load_state_dict(plain.state_dict())
     flat = FlatParameters(flattened)
@@ -111,10 +112,10 @@ def test_adam_state_saved_per_tensor_loads_into_the_flat_optimizer() -> None:
     # ...and the next steps agree.
     for step in range(3, 6):
         plain_adam.zero_grad()
-        _loss(plain, step).backward()
+        _loss(plain, step).backward()  # type: ignore[no-untyped-call]
         plain_adam.step()
         flat.zero_grad()
-        _loss(flattened, step).backward()
+        _loss(flattened, step).backward()  # type: ignore[no-untyped-call]
         flat_adam.step()
     for ours, theirs in zip(flattened.parameters(), plain.parameters(), strict=True):
         torch.testing.assert_close(ours, theirs)

@@ -1,6 +1,7 @@
 """ppo_loss: its value and its closed-form gradient equal autograd's on the same formula (ppo_loss_reference)."""
 
 import math
+from typing import Any
 
 import pytest
 import torch
@@ -16,14 +17,14 @@ def _both(
     values: torch.Tensor,
     data: tuple[torch.Tensor, ...],
     weights: tuple[float, float, float, float],
-    **options: object,
+    **options: Any,
 ) -> list[tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]]:
     """Each loss's outputs and the gradients of ``w·(loss, policy, value, entropy)`` in logits and values."""
     results = []
     for function in (ppo_loss, ppo_loss_reference):
         z = logits.clone().requires_grad_()
         v = values.clone().requires_grad_()
-        out = function(z, v, *data, **options)  # type: ignore[operator]
+        out = function(z, v, *data, **options)
         objective = sum(weight * term for weight, term in zip(weights, out[:4], strict=True))
         objective.backward()  # type: ignore[union-attr]
         assert z.grad is not None
