@@ -40,7 +40,7 @@ def test_help_lists_the_commands_and_the_version() -> None:
     ppo_help = run("ppo", "--help")
     for flag in ("--env", "--num-envs", "--seed", "--device", "--updates", "--eval-every", "--config", "--resume"):
         assert flag in ppo_help.stdout
-    assert "default, sb3-zoo, acrobot, torchlean" in " ".join(ppo_help.stdout.split())
+    assert "default, sb3-zoo, acrobot, pendulum, torchlean" in " ".join(ppo_help.stdout.split())
     version = run("--version")
     assert version.returncode == 0
     assert version.stdout.strip() == f"typedrl {typedrl.__version__}"
@@ -93,9 +93,9 @@ def _bad_inputs(tmp_path: Path) -> list[tuple[tuple[str, ...], str]]:
         (("ppo", "--resume"), "typedrl ppo: error: --resume needs --out DIR"),
         (("ppo", "--env", "CartPole-v9"), "typedrl ppo: error: env_id is 'CartPole-v9': Environment version `v9`"),
         (
-            ("ppo", "--env", "Pendulum-v1"),
-            "typedrl ppo: error: env 'Pendulum-v1' has Box(-2.0, 2.0, (1,), float32) actions; typedrl's agents "
-            "support Box observations and Discrete actions",
+            ("reinforce", "--env", "Pendulum-v1"),
+            "typedrl reinforce: error: env 'Pendulum-v1' has box actions; typedrl's REINFORCE supports Discrete "
+            "actions (PPO supports Box actions too)",
         ),
         (("ppo", "--env", "FrozenLake-v1"), "typedrl ppo: error: env 'FrozenLake-v1' has Discrete(16) observations"),
         (("reinforce", "--env", "Blackjack-v1"), "typedrl reinforce: error: env 'Blackjack-v1' has Tuple("),

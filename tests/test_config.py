@@ -154,7 +154,8 @@ def test_ppo_minibatches_by_count_or_size() -> None:
 
 
 def test_unknown_preset() -> None:
-    with pytest.raises(ConfigError, match=r"^preset is 'nope'; expected one of default, sb3-zoo, acrobot, torchlean$"):
+    expected = r"^preset is 'nope'; expected one of default, sb3-zoo, acrobot, pendulum, torchlean$"
+    with pytest.raises(ConfigError, match=expected):
         ppo_preset("nope")
 
 

@@ -4,6 +4,7 @@ The oracle is a plain loop: a single ``gymnasium.make`` env reset with ``base_se
 argmax of the same actor must give episode ``k``'s return and length exactly.
 """
 
+import math
 from typing import Any
 
 import gymnasium as gym
@@ -140,15 +141,27 @@ def test_numpy_integers_are_integers() -> None:
     assert result.lengths == (9, 9)
 
 
+def test_box_actions_are_the_actors_mean_clipped_to_the_bounds() -> None:
+    """Pendulum's torque is in [-2, 2]: an actor asking for 10 gets 2, exactly as a clipped actor does."""
+    far, clipped = nn.Linear(3, 1), nn.Linear(3, 1)
+    with torch.no_grad():
+        far.weight.zero_()
+        far.bias.fill_(10.0)
+        clipped.weight.zero_()
+        clipped.bias.fill_(2.0)
+    first = evaluate(far, "Pendulum-v1", episodes=2, base_seed=5, max_steps=200)
+    second = evaluate(clipped, "Pendulum-v1", episodes=2, base_seed=5, max_steps=200)
+    assert first == second
+    assert first.lengths == (200, 200)
+    assert all(math.isfinite(value) and value < 0 for value in first.returns)
+
+
 def test_unsupported_environments_and_actors() -> None:
     with pytest.raises(EvaluationError, match=r"^evaluate: cannot make 'NoSuchEnv-v0': "):
         evaluate(lean_actor(), "NoSuchEnv-v0")
     with pytest.raises(EvaluationError) as caught:
-        evaluate(nn.Linear(3, 1), "Pendulum-v1")
-    assert str(caught.value) == (
-        "env 'Pendulum-v1' has Box(-2.0, 2.0, (1,), float32) actions; typedrl's agents support Box observations and"
-        " Discrete actions"
-    )
+        evaluate(nn.Linear(3, 2), "Pendulum-v1", episodes=2)
+    assert str(caught.value) == "evaluate: step 0: the actor returned (2, 2); expected action means of shape (2, 1)"
     for env_id in ("FrozenLake-v1", "Blackjack-v1"):  # Discrete and Tuple observations: one message, one error
         with pytest.raises(EvaluationError, match=rf"^env '{env_id}' has .* observations; typedrl's agents support"):
             evaluate(nn.Linear(1, 2), env_id)

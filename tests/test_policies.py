@@ -264,7 +264,7 @@ def test_actor_view_returns_the_logits_and_owns_no_parameters() -> None:
 
 def test_actor_critic_has_its_docstring() -> None:
     assert ActorCritic.__doc__ is not None
-    assert ActorCritic.__doc__.startswith("Separate actor (observation → logits over ``A`` actions)")
+    assert ActorCritic.__doc__.startswith("Separate actor (observation → ``A`` outputs) and critic")
 
 
 def test_initialisation_is_near_uniform_with_zero_biases() -> None:

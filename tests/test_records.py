@@ -85,8 +85,8 @@ def test_step_normalizes_numbers_and_derives_done() -> None:
     ("changes", "message"),
     [
         ({"action": -1}, "Step: action is -1; expected a non-negative int"),
-        ({"action": True}, "Step: action is True (bool); expected a non-negative int"),
-        ({"action": 1.0}, "Step: action is 1.0 (float); expected a non-negative int"),
+        ({"action": True}, "Step: action is True (bool); expected a non-negative int or a floating tensor"),
+        ({"action": 1.0}, "Step: action is 1.0 (float); expected a non-negative int or a floating tensor"),
         ({"reward": math.nan}, "Step: reward is nan; expected a finite float"),
         ({"value": math.inf}, "Step: value is inf; expected a finite float"),
         ({"log_prob": "x"}, "Step: log_prob is 'x' (str); expected a finite float"),
@@ -145,7 +145,7 @@ def test_each_field_with_a_different_number_of_envs(name: str) -> None:
         ({"observations": torch.zeros(T)}, "Rollout: observations has shape (6,); expected [T, N, *obs]"),
         (
             {"actions": torch.zeros(T, N, dtype=torch.int32)},
-            "Rollout: actions has dtype torch.int32; expected torch.int64",
+            "Rollout: actions has dtype torch.int32; expected torch.int64 (discrete) or a floating dtype (Box)",
         ),
         (
             {"observations": torch.zeros(T, N, 4, dtype=torch.int64)},

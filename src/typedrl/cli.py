@@ -91,7 +91,10 @@ def _dest(flag: str) -> str:
 
 def _add_training_flags(parser: argparse.ArgumentParser, *, presets: Sequence[str], aliases: Sequence[str]) -> None:
     parser.add_argument(
-        "--preset", choices=presets, help=f"Named preset to start from (default: default; one of {', '.join(presets)})."
+        "--preset",
+        choices=presets,
+        help=f"Named preset to start from (one of {', '.join(presets)}; default: the preset made for --env when "
+        "there is one, as rl-zoo picks by environment, else default).",
     )
     parser.add_argument(
         "--config", type=Path, metavar="FILE", help="JSON, TOML or YAML config file (overrides the preset)."
@@ -214,10 +217,10 @@ def _flag_layers(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
 
 def _training_config(args: argparse.Namespace) -> Any:
     from typedrl.algos import algorithm_spec
-    from typedrl.config import build, read_config_file
+    from typedrl.config import build, preset_for_env, read_config_file
 
     spec = algorithm_spec(args.command)
-    preset = args.preset or "default"
+    preset = args.preset or preset_for_env(spec.presets, getattr(args, "env", None))
     layers: list[tuple[str, Any]] = [(f"{spec.name} preset {preset!r}", spec.presets[preset])]
     if args.config is not None:
         layers.append((f"config file {str(args.config)!r}", read_config_file(args.config)))

@@ -34,8 +34,9 @@ from typing import Any, NamedTuple, Protocol, cast
 
 import numpy as np
 import torch
+from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
-from jaxtyping import Float, Int64
+from jaxtyping import Float, Shaped
 from torch import Tensor
 
 from typedrl import _validate
@@ -49,8 +50,9 @@ __all__ = ["Policy", "PolicyStep", "RolloutCollector"]
 class PolicyStep(NamedTuple):
     """What :meth:`Policy.act` returns for a batch of ``N`` observations."""
 
-    actions: Int64[Tensor, " N"]
-    """The sampled actions, int64."""
+    actions: Shaped[Tensor, " N *act"]
+    """The sampled actions: int64 ``[N]`` indices for a Discrete action space, floating ``[N, *act]`` for a Box one
+    (unclipped: what the policy sampled)."""
     log_probs: Float[Tensor, " N"]
     """``log π(a|s)`` of the sampled actions."""
     values: Float[Tensor, " N"]
@@ -84,12 +86,20 @@ class _Rows:
     _TENSORS = ("observations", "actions", "log_probs", "values", "final_values", "next_values")
     _ARRAYS = ("rewards", "terminated", "truncated", "valid")
 
-    def __init__(self, capacity: int, n_envs: int, observation_shape: Sequence[int], device: torch.device) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        n_envs: int,
+        observation_shape: Sequence[int],
+        device: torch.device,
+        action: tuple[tuple[int, ...], torch.dtype] = ((), torch.int64),
+    ) -> None:
         def floats() -> Tensor:
             return torch.zeros((capacity, n_envs), dtype=torch.float32, device=device)
 
         self.observations = torch.zeros((capacity, n_envs, *observation_shape), dtype=torch.float32, device=device)
-        self.actions = torch.zeros((capacity, n_envs), dtype=torch.int64, device=device)
+        action_shape, action_dtype = action
+        self.actions = torch.zeros((capacity, n_envs, *action_shape), dtype=action_dtype, device=device)
         self.log_probs, self.values, self.final_values, self.next_values = floats(), floats(), floats(), floats()
         self.rewards = np.zeros((capacity, n_envs), dtype=np.float32)
         self.terminated = np.zeros((capacity, n_envs), dtype=np.bool_)
@@ -102,6 +112,11 @@ class _Rows:
     def capacity(self) -> int:
         return int(self.valid.shape[0])
 
+    @property
+    def action(self) -> tuple[tuple[int, ...], torch.dtype]:
+        """(shape of one action, dtype), to build buffers like these."""
+        return tuple(self.actions.shape[2:]), self.actions.dtype
+
     def copy_from(self, other: "_Rows", rows: int, *, start: int = 0) -> None:
         """Copy rows ``[start, start + rows)`` of ``other`` into the top of these buffers."""
         for name in self._TENSORS + self._ARRAYS:
@@ -112,14 +127,22 @@ class _Rows:
         order = np.argsort(~self.valid[:used], axis=0, kind="stable")
         out = object.__new__(_Rows)
         index = torch.from_numpy(order).to(self.actions.device)
-        trailing = self.observations.shape[2:]
-        obs_index = index.view(*index.shape, *([1] * len(trailing))).expand(-1, -1, *trailing)
-        out.observations = torch.gather(self.observations[:used], 0, obs_index)
-        for name in self._TENSORS[1:]:
-            setattr(out, name, torch.gather(getattr(self, name)[:used], 0, index))
+        for name in self._TENSORS:
+            tensor = getattr(self, name)[:used]
+            trailing = tensor.shape[2:]
+            expanded = index.view(*index.shape, *([1] * len(trailing))).expand(-1, -1, *trailing)
+            setattr(out, name, torch.gather(tensor, 0, expanded))
         for name in self._ARRAYS:
             setattr(out, name, np.take_along_axis(getattr(self, name)[:used], order, axis=0))
         return out
+
+
+def _action_layout(space: object) -> tuple[tuple[int, ...], torch.dtype]:
+    """How the actions of one sub-environment's ``space`` are recorded: a Box's shape in float32; otherwise
+    int64 indices (Discrete, and any other space whose policy acts with one integer per row)."""
+    if isinstance(space, spaces.Box) and np.issubdtype(space.dtype, np.floating):
+        return tuple(int(size) for size in space.shape), torch.float32
+    return (), torch.int64
 
 
 _MISSING: Any = object()  # a key not in info
@@ -196,6 +219,8 @@ class RolloutCollector:
         self.seed = seed
         self.device = _validate.device("RolloutCollector", device, error=RolloutError)
         self.n_envs = int(env.num_envs)
+        self.action = _action_layout(getattr(env, "single_action_space", None))
+        """(shape of one action, dtype) as recorded: ``((), int64)``, or a Box's shape in float32."""
         self.episode_returns: list[float] = []
         self.episode_lengths: list[int] = []
         self._observations: Tensor | None = None  # [N, *obs] the sub-environments are in; None: reset first
@@ -262,15 +287,15 @@ class RolloutCollector:
 
     def _act(self, observations: Tensor) -> PolicyStep:
         step = self.policy.act(observations)
+        action_shape, action_dtype = self.action
         for name, tensor in zip(PolicyStep._fields, step, strict=True):
-            if not isinstance(tensor, Tensor) or tuple(tensor.shape) != (self.n_envs,):
+            expected = (self.n_envs, *action_shape) if name == "actions" else (self.n_envs,)
+            if not isinstance(tensor, Tensor) or tuple(tensor.shape) != expected:
                 got = tuple(tensor.shape) if isinstance(tensor, Tensor) else type(tensor).__name__
-                raise RolloutError(
-                    f"RolloutCollector: policy.act returned {name} {got}; expected shape ({self.n_envs},)"
-                )
-        if step.actions.dtype is not torch.int64:
+                raise RolloutError(f"RolloutCollector: policy.act returned {name} {got}; expected shape {expected}")
+        if step.actions.dtype is not action_dtype:
             raise RolloutError(
-                f"RolloutCollector: policy.act returned actions of dtype {step.actions.dtype}; expected torch.int64"
+                f"RolloutCollector: policy.act returned actions of dtype {step.actions.dtype}; expected {action_dtype}"
             )
         return step
 
@@ -341,7 +366,7 @@ class RolloutCollector:
         observations = self._reset() if self._observations is None else self._observations
         carry, carried = self._carry, self._carry_rows
         slack = max(8, horizon // 4) if mode is AutoresetMode.NEXT_STEP else 0
-        rows = _Rows(carried + horizon + slack, n_envs, observations.shape[1:], self.device)
+        rows = _Rows(carried + horizon + slack, n_envs, observations.shape[1:], self.device, self.action)
         counts = np.zeros(n_envs, dtype=np.int64)  # real transitions per sub-environment so far
         if carry is not None:
             rows.copy_from(carry, carried)
@@ -350,7 +375,7 @@ class RolloutCollector:
         with torch.no_grad():
             while counts.min() < horizon:
                 if v == rows.capacity:
-                    grown = _Rows(2 * rows.capacity, n_envs, observations.shape[1:], self.device)
+                    grown = _Rows(2 * rows.capacity, n_envs, observations.shape[1:], self.device, rows.action)
                     grown.copy_from(rows, v)
                     rows = grown
                 step = self._act(observations)
@@ -416,7 +441,7 @@ class RolloutCollector:
         extra = int(counts.max()) - horizon
         self._carry, self._carry_rows = None, 0
         if extra > 0:
-            self._carry = _Rows(extra, n_envs, rows.observations.shape[2:], self.device)
+            self._carry = _Rows(extra, n_envs, rows.observations.shape[2:], self.device, rows.action)
             self._carry.copy_from(rows, extra, start=horizon)
             self._carry.valid[:] = np.arange(horizon, horizon + extra)[:, None] < counts[None, :]
             self._carry_rows = extra

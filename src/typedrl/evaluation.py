@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from typedrl import _validate
-from typedrl._spaces import Spaces, read_spaces
+from typedrl._spaces import Spaces, agent_actions, read_spaces
 from typedrl.envs import CheckedVectorEnv
 from typedrl.errors import EvaluationError
 
@@ -102,27 +102,31 @@ def _make_envs(env_id: str, episodes: int, env_kwargs: dict[str, Any]) -> tuple[
         # The spaces first, so an unsupported one is refused as the agents refuse it; then every reset, step
         # and action goes through the environment contract, as in training.
         layout = read_spaces(env_id, envs.single_observation_space, envs.single_action_space, error=EvaluationError)
-        return CheckedVectorEnv(envs), layout
+        return agent_actions(CheckedVectorEnv(envs), layout), layout
     except BaseException:
         envs.close()
         raise
 
 
 def _greedy_actions(
-    actor: nn.Module, observations: np.ndarray, active: np.ndarray, *, step: int, n_actions: int, device: torch.device
+    actor: nn.Module, observations: np.ndarray, active: np.ndarray, *, step: int, layout: Spaces, device: torch.device
 ) -> np.ndarray:
-    logits = actor(torch.as_tensor(observations, dtype=torch.float32, device=device))
-    expected = (observations.shape[0], n_actions)
-    if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != expected:
-        got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-        raise EvaluationError(f"evaluate: step {step}: the actor returned {got}; expected logits of shape {expected}")
-    logits_np = logits.detach().cpu().numpy()
-    bad = active & ~np.isfinite(logits_np).all(axis=1)
+    outputs = actor(torch.as_tensor(observations, dtype=torch.float32, device=device))
+    expected = (observations.shape[0], layout.n_actions)
+    what = "logits" if layout.action_kind == "discrete" else "action means"
+    if not isinstance(outputs, torch.Tensor) or tuple(outputs.shape) != expected:
+        got = tuple(outputs.shape) if isinstance(outputs, torch.Tensor) else type(outputs).__name__
+        raise EvaluationError(f"evaluate: step {step}: the actor returned {got}; expected {what} of shape {expected}")
+    outputs_np = outputs.detach().cpu().numpy()
+    bad = active & ~np.isfinite(outputs_np).all(axis=1)
     if bad.any():
         (episode,) = _validate.first_true(bad)
-        raise EvaluationError(f"evaluate: step {step}, episode {episode}: the actor's logits are not finite")
+        raise EvaluationError(f"evaluate: step {step}, episode {episode}: the actor's {what} are not finite")
+    if layout.action_kind == "box":  # the mean, sent clipped to the bounds (agent_actions)
+        means: np.ndarray = outputs_np.astype(np.float32).reshape(-1, *layout.action_shape)
+        return means
     # argmax picks the first of tied maxima, so ties are broken the same way on every run.
-    actions: np.ndarray = logits_np.argmax(axis=1)
+    actions: np.ndarray = outputs_np.argmax(axis=1)
     return actions
 
 
@@ -138,10 +142,11 @@ def evaluate(
 ) -> EvalResult:
     """Run ``episodes`` greedy episodes of ``env_id`` and return their undiscounted returns.
 
-    ``actor`` maps float32 observations ``[B, *obs]`` on ``device`` to logits ``[B, A]``; the action is
-    ``argmax`` of the logits (the first on ties). It runs under :func:`torch.no_grad` in eval mode, and each
-    submodule's training flag is restored afterwards. ``env_kwargs`` go to the environment's constructor.
-    The environment needs a ``Box`` observation space and a ``Discrete`` action space.
+    ``actor`` maps float32 observations ``[B, *obs]`` on ``device`` to ``[B, A]``: for a ``Discrete(A)`` action
+    space the logits, and the action is their ``argmax`` (the first on ties); for a ``Box`` action space with ``A``
+    elements the Gaussian's mean, which is the action, sent clipped to the space's bounds. It runs under
+    :func:`torch.no_grad` in eval mode, and each submodule's training flag is restored afterwards. ``env_kwargs``
+    go to the environment's constructor. The environment needs a ``Box`` observation space.
 
     Raises:
         EvaluationError: a bad argument, an unsupported environment, a non-finite logit, or an actor output of
@@ -156,7 +161,6 @@ def evaluate(
     max_steps = _validate.integer("evaluate", "max_steps", max_steps, minimum=1, error=EvaluationError)
     target = _validate.device("evaluate", device, error=EvaluationError)
     envs, layout = _make_envs(env_id, episodes, dict(env_kwargs or {}))
-    n_actions, first_action = layout.n_actions, layout.action_start
     modes = [(module, module.training) for module in actor.modules()]
     try:
         actor.eval()
@@ -167,8 +171,7 @@ def evaluate(
                 env_id,
                 base_seed=base_seed,
                 max_steps=max_steps,
-                n_actions=n_actions,
-                first_action=first_action,
+                layout=layout,
                 device=target,
             )
     finally:
@@ -189,8 +192,7 @@ def _play(
     *,
     base_seed: int,
     max_steps: int,
-    n_actions: int,
-    first_action: int,
+    layout: Spaces,
     device: torch.device,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Step every sub-environment until each has ended once or ``max_steps`` steps have passed.
@@ -204,8 +206,8 @@ def _play(
     lengths = np.zeros(count, dtype=np.int64)
     active = np.ones(count, dtype=np.bool_)
     for step in range(max_steps):
-        actions = _greedy_actions(actor, observations, active, step=step, n_actions=n_actions, device=device)
-        observations, rewards, terminated, truncated, _ = envs.step(actions + first_action)
+        actions = _greedy_actions(actor, observations, active, step=step, layout=layout, device=device)
+        observations, rewards, terminated, truncated, _ = envs.step(actions)
         returns += np.where(active, rewards, 0.0)
         lengths += active
         active &= ~(terminated | truncated)

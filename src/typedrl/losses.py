@@ -18,7 +18,7 @@ from torch.autograd.function import once_differentiable
 from typedrl.errors import InputError
 from typedrl.policies import _check_actions, _check_logits, categorical_log_prob_and_entropy
 
-__all__ = ["PPOLoss", "ppo_loss", "ppo_loss_reference"]
+__all__ = ["PPOLoss", "ppo_loss", "ppo_loss_reference", "ppo_objective"]
 
 
 class PPOLoss(NamedTuple):
@@ -101,10 +101,10 @@ def ppo_loss(
     return PPOLoss(*outputs)
 
 
-def ppo_loss_reference(
-    logits: Float[Tensor, " B A"],
+def ppo_objective(
+    log_probs: Float[Tensor, " B"],
+    entropies: Float[Tensor, " B"],
     values: Float[Tensor, " B"],
-    actions: Int[Tensor, " B"],
     old_log_probs: Float[Tensor, " B"],
     advantages: Float[Tensor, " B"],
     returns: Float[Tensor, " B"],
@@ -115,12 +115,13 @@ def ppo_loss_reference(
     old_values: Float[Tensor, " B"] | None = None,
     clip_range_vf: float | None = None,
 ) -> PPOLoss:
-    """:func:`ppo_loss` written with torch operations and differentiated by autograd: the oracle the fused
-    gradient is tested against (same arguments, same result, up to rounding). About three times slower per
-    gradient step on a CPU for classic-control networks."""
+    """PPO's loss (the formula of :func:`ppo_loss`) from any policy's ``log π(a|s)`` and entropy per row, in torch
+    operations differentiated by autograd: what PPO uses for distributions other than the categorical (the
+    diagonal Gaussian of Box actions), and, after :func:`~typedrl.policies.categorical_log_prob_and_entropy`,
+    :func:`ppo_loss_reference`. All arguments ``[B]``; the gradient flows into ``log_probs``, ``entropies`` and
+    ``values``. Raises :class:`ValueError` for ``clip_range_vf`` without ``old_values``."""
     if clip_range_vf is not None and old_values is None:
-        raise ValueError("ppo_loss_reference: clip_range_vf needs old_values")
-    log_probs, entropies = categorical_log_prob_and_entropy(logits, actions)
+        raise ValueError("ppo_objective: clip_range_vf needs old_values")
     log_ratio = log_probs - old_log_probs
     ratio = log_ratio.exp()
     surrogate = torch.min(ratio * advantages, ratio.clamp(1.0 - clip, 1.0 + clip) * advantages)
@@ -137,6 +138,42 @@ def ppo_loss_reference(
         approx_kl = ((ratio - 1.0) - log_ratio).mean()
         clip_fraction = ((ratio - 1.0).abs() > clip).to(ratio.dtype).mean()
     return PPOLoss(loss, policy_loss, value_loss, entropy, approx_kl, clip_fraction)
+
+
+def ppo_loss_reference(
+    logits: Float[Tensor, " B A"],
+    values: Float[Tensor, " B"],
+    actions: Int[Tensor, " B"],
+    old_log_probs: Float[Tensor, " B"],
+    advantages: Float[Tensor, " B"],
+    returns: Float[Tensor, " B"],
+    *,
+    clip: float,
+    value_coef: float = 0.5,
+    entropy_coef: float = 0.0,
+    old_values: Float[Tensor, " B"] | None = None,
+    clip_range_vf: float | None = None,
+) -> PPOLoss:
+    """:func:`ppo_loss` written with torch operations and differentiated by autograd
+    (:func:`~typedrl.policies.categorical_log_prob_and_entropy`, then :func:`ppo_objective`): the oracle the fused
+    gradient is tested against (same arguments, same result, up to rounding). About three times slower per
+    gradient step on a CPU for classic-control networks."""
+    if clip_range_vf is not None and old_values is None:
+        raise ValueError("ppo_loss_reference: clip_range_vf needs old_values")
+    log_probs, entropies = categorical_log_prob_and_entropy(logits, actions)
+    return ppo_objective(
+        log_probs,
+        entropies,
+        values,
+        old_log_probs,
+        advantages,
+        returns,
+        clip=clip,
+        value_coef=value_coef,
+        entropy_coef=entropy_coef,
+        old_values=old_values,
+        clip_range_vf=clip_range_vf,
+    )
 
 
 def _check_inputs(where: str, logits: Tensor, actions: Tensor, **rows: Tensor | None) -> None:

@@ -1,9 +1,14 @@
-"""Actor and critic networks for discrete actions, and categorical sampling.
+"""Actor and critic networks, categorical sampling for discrete actions, and the diagonal Gaussian for Box actions.
 
 ``π(a|s) = softmax(actor(s))_a`` over ``A`` actions; ``V(s) = critic(s)``. The actor and critic are separate
 MLPs (no shared trunk), as in SB3's default and TorchLean's PPO demo. Sampling is by inverse CDF from one
 uniform number per row, so an action depends only on its observation and its own random number, never on the
 other rows of the batch (which keeps collection identical however a vector env is stepped).
+
+**Box actions.** ``π(·|s) = N(μ(s), diag(σ²))``: the actor outputs the mean, ``log σ`` is a learned vector that
+does not depend on the state; an action is ``μ + σ·ε`` with ``ε`` standard normal, one row's numbers of its own.
+The sampled action is what is stored and scored (:func:`gaussian_log_prob`); the environment receives it clipped
+to the space's bounds. Greedy actions are the mean.
 
 **Masked actions.** A logit of ``−inf`` masks its action: its probability is exactly 0, sampling and the greedy
 choice never pick it, its log-probability is ``−inf`` (never NaN), it contributes 0 to the entropy (never
@@ -20,9 +25,10 @@ from collections.abc import ValuesView
 from typing import Literal, cast
 
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Float, Int, Shaped
 from torch import Tensor, nn
 
+from typedrl._spaces import ActionKind
 from typedrl.collect import PolicyStep
 from typedrl.errors import InputError
 
@@ -32,6 +38,8 @@ __all__ = [
     "categorical_entropy",
     "categorical_log_prob",
     "categorical_log_prob_and_entropy",
+    "gaussian_entropy",
+    "gaussian_log_prob",
     "greedy_actions",
     "mlp",
     "sample_categorical",
@@ -184,8 +192,36 @@ def categorical_entropy(logits: Float[Tensor, " B A"]) -> Float[Tensor, " B"]:
     return 0.0 - (safe.exp() * safe).sum(dim=-1)  # 0 − x, not −x: a certain action has entropy +0, not −0
 
 
+_HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def gaussian_log_prob(
+    mean: Float[Tensor, " B A"], log_std: Float[Tensor, " A"], actions: Float[Tensor, " B A"]
+) -> Float[Tensor, " B"]:
+    """``log N(a; μ, diag(σ²)) = −Σ_i ((a_i − μ_i)² / (2σ_i²) + log σ_i + ½ log 2π)``, ``[B, A]`` to ``[B]``.
+
+    ``mean`` ``[B, A]``, ``log_std`` (``log σ``) ``[A]`` (state-independent, as SB3's and CleanRL's PPO) or
+    ``[B, A]``, ``actions`` ``[B, A]``. The density of the unclipped action: the action that was sampled and stored
+    (the environment receives it clipped to its bounds, docs/conventions.md). A non-finite input gives a
+    non-finite result.
+    """
+    scaled = (actions - mean) * torch.exp(-log_std)
+    return -(0.5 * scaled.square() + log_std + _HALF_LOG_TWO_PI).sum(dim=-1)
+
+
+def gaussian_entropy(log_std: Float[Tensor, " A"], batch: int) -> Float[Tensor, " B"]:
+    """``H[N(μ, diag(σ²))] = Σ_i (½ + ½ log 2π + log σ_i)`` in nats, the same for each of ``batch`` rows (the
+    standard deviation does not depend on the state): ``[A]`` to ``[B]``."""
+    return (0.5 + _HALF_LOG_TWO_PI + log_std).sum(dim=-1).expand(batch)
+
+
 class ActorCritic(nn.Module):
-    """Separate actor (observation → logits over ``A`` actions) and critic (observation → value) MLPs.
+    """Separate actor (observation → ``A`` outputs) and critic (observation → value) MLPs.
+
+    ``action_kind="discrete"``: the outputs are the logits of a categorical over ``A`` actions. ``"box"``: they are
+    the mean ``μ`` of a diagonal Gaussian over a Box action with ``A`` elements (shape ``action_shape``), whose
+    log-standard deviation is one learned parameter vector ``log_std`` ``[A]`` (initialised to ``log_std_init``),
+    independent of the state, as in SB3's and CleanRL's PPO; greedy actions are the mean.
 
     The two networks share no parameters; each of their layers is stored as a stacked pair (``weights[0]`` the
     actor's, ``weights[1]`` the critic's) so that one batched matrix product (``torch.baddbmm``) runs a layer of
@@ -206,10 +242,19 @@ class ActorCritic(nn.Module):
         hidden: int = 64,
         layers: int = 2,
         activation: Activation = "tanh",
+        action_kind: ActionKind = "discrete",
+        action_shape: tuple[int, ...] | None = None,
+        log_std_init: float = 0.0,
     ) -> None:
         super().__init__()
         self.observation_size = observation_size
         self.n_actions = n_actions
+        self.action_kind: ActionKind = action_kind
+        self.action_shape: tuple[int, ...] = () if action_kind == "discrete" else (action_shape or (n_actions,))
+        if math.prod(self.action_shape) != (1 if action_kind == "discrete" else n_actions):
+            raise ValueError(f"ActorCritic: action_shape {self.action_shape} does not hold {n_actions} elements")
+        if action_kind == "box":
+            self.log_std = nn.Parameter(torch.full((n_actions,), float(log_std_init)))
         self.activation = torch.tanh if activation == "tanh" else torch.relu
         widths = [observation_size] + [hidden] * layers + [n_actions]
         self.weights = nn.ParameterList(
@@ -248,17 +293,45 @@ class ActorCritic(nn.Module):
         """``V(s)`` for each observation."""
         return self(observations)[1]  # type: ignore[no-any-return]
 
-    def act(self, observations: Float[Tensor, " B *obs"], uniform: Float[Tensor, " B"]) -> PolicyStep:
-        """Sample actions (one uniform number per row, :func:`sample_categorical`), with their log-probabilities
-        and the values."""
-        logits, values = self(observations)
-        actions = sample_categorical(logits, uniform)
-        return PolicyStep(actions, categorical_log_prob(logits, actions), values)
+    def noise(self, batch: int, generator: torch.Generator, like: Tensor) -> Tensor:
+        """The random numbers :meth:`act` needs for ``batch`` rows, drawn from ``generator`` on ``like``'s device
+        in its dtype: one uniform number in ``[0, 1)`` per row (discrete, ``[B]``), or ``A`` standard normal
+        numbers per row (box, ``[B, A]``)."""
+        if self.action_kind == "discrete":
+            return torch.rand(batch, generator=generator, device=like.device, dtype=like.dtype)
+        return torch.randn(batch, self.n_actions, generator=generator, device=like.device, dtype=like.dtype)
 
-    def greedy(self, observations: Float[Tensor, " B *obs"]) -> Int[Tensor, " B"]:
-        """``argmax_a π(a|s)``: the evaluation policy (:func:`greedy_actions`, which raises
-        :class:`~typedrl.errors.InputError` for logits without a distribution, e.g. NaN weights)."""
-        return greedy_actions(self.logits(observations))
+    def act(self, observations: Float[Tensor, " B *obs"], noise: Float[Tensor, " B *noise"]) -> PolicyStep:
+        """Sample actions from :meth:`noise`'s numbers, with their log-probabilities and the values: discrete,
+        by inverse CDF from one uniform number per row (:func:`sample_categorical`); box, ``a = μ + σ·ε`` with
+        ``ε`` standard normal ``[B, A]``, stored unclipped and reshaped to ``[B, *action_shape]``."""
+        outputs, values = self(observations)
+        if self.action_kind == "discrete":
+            actions = sample_categorical(outputs, noise)
+            return PolicyStep(actions, categorical_log_prob(outputs, actions), values)
+        flat = outputs + self.log_std.exp() * noise
+        log_probs = gaussian_log_prob(outputs, self.log_std, flat)
+        return PolicyStep(flat.reshape(-1, *self.action_shape), log_probs, values)
+
+    def log_prob_and_entropy(
+        self, outputs: Float[Tensor, " B A"], actions: Shaped[Tensor, " B *act"]
+    ) -> tuple[Float[Tensor, " B"], Float[Tensor, " B"]]:
+        """``log π(a|s)`` of stored ``actions`` and the entropy ``H[π(·|s)]`` per row, from the actor's
+        ``outputs`` (:func:`categorical_log_prob_and_entropy`, or :func:`gaussian_log_prob` and
+        :func:`gaussian_entropy`)."""
+        if self.action_kind == "discrete":
+            return categorical_log_prob_and_entropy(outputs, actions)
+        flat = actions.reshape(outputs.shape)
+        return gaussian_log_prob(outputs, self.log_std, flat), gaussian_entropy(self.log_std, outputs.shape[0])
+
+    def greedy(self, observations: Float[Tensor, " B *obs"]) -> Shaped[Tensor, " B *act"]:
+        """The evaluation policy: ``argmax_a π(a|s)`` for discrete actions (:func:`greedy_actions`, which raises
+        :class:`~typedrl.errors.InputError` for logits without a distribution, e.g. NaN weights); the mean ``μ``,
+        ``[B, *action_shape]``, for box actions."""
+        outputs = self.logits(observations)
+        if self.action_kind == "discrete":
+            return greedy_actions(outputs)
+        return outputs.reshape(-1, *self.action_shape)
 
 
 class _Head(nn.Module):
@@ -277,7 +350,8 @@ class SampledPolicy:
     """An :class:`ActorCritic` that draws its sampling noise from an explicit generator: the collector's
     :class:`~typedrl.collect.Policy`.
 
-    One uniform number per row per call, from ``generator`` (seed it for reproducible runs).
+    The numbers :meth:`ActorCritic.noise` asks for (one uniform per row for discrete actions, ``A`` standard
+    normals per row for box actions), from ``generator`` on each call (seed it for reproducible runs).
     """
 
     def __init__(self, model: ActorCritic, generator: torch.Generator) -> None:
@@ -286,10 +360,8 @@ class SampledPolicy:
 
     def act(self, observations: Float[Tensor, " B *obs"]) -> PolicyStep:
         """Sample one action per observation, with its log-probability and the state's value."""
-        uniform = torch.rand(
-            observations.shape[0], generator=self.generator, device=observations.device, dtype=observations.dtype
-        )
-        return self.model.act(observations, uniform)
+        noise = self.model.noise(observations.shape[0], self.generator, observations)
+        return self.model.act(observations, noise)
 
     def value(self, observations: Float[Tensor, " B *obs"]) -> Float[Tensor, " B"]:
         """``V(s)`` for each observation."""

@@ -2,10 +2,14 @@
 sample an actor-critic update reads (:class:`ActorCriticSample`).
 
 Each record is a frozen dataclass validated once, at construction. The invariants a user can break (every field
-has exactly ``horizon`` steps and the same ``N``, dtypes, one device, non-negative actions, finite rewards, values
-and log-probabilities) are hand-written, cheap and **always on**, and raise :class:`~typedrl.errors.RolloutError`
-naming the field and expected versus got, e.g. ``Rollout: rewards has 63 steps; expected horizon 64``. While
-:mod:`typedrl.checks` is on, jaxtyping + beartype also bind ``T``, ``N`` and ``*obs`` across the fields.
+has exactly ``horizon`` steps and the same ``N``, dtypes, one device, non-negative discrete actions, finite Box
+actions, rewards, values and log-probabilities) are hand-written, cheap and **always on**, and raise
+:class:`~typedrl.errors.RolloutError` naming the field and expected versus got, e.g. ``Rollout: rewards has 63
+steps; expected horizon 64``. While :mod:`typedrl.checks` is on, jaxtyping + beartype also bind ``T``, ``N``,
+``*obs`` and ``*act`` across the fields.
+
+Actions are int64 indices ``[T, N]`` for Discrete action spaces and floating ``[T, N, *act]`` for Box ones (the
+sampled action, before clipping to the bounds); docs/conventions.md has the table of spaces.
 
 Field meanings follow the conventions: ``next_values[t]`` is ``V(s_{t+1})`` for the observation step ``t`` really
 produced (the episode's final observation at a done step); ``terminated`` stops bootstrapping, ``truncated``
@@ -20,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from jaxtyping import Bool, Float, Int64
+from jaxtyping import Bool, Float, Shaped
 from torch import Tensor
 
 from typedrl import _validate
@@ -65,12 +69,13 @@ class Step:
     """One transition of one environment: ``s_t``, ``a_t``, what ``env.step(a_t)`` returned, and the values.
 
     Validated at construction: ``observation`` is a finite floating tensor (shape ``*obs``), ``action`` a
-    non-negative integer (not a bool, not a float), the four floats finite, the flags bools (``numpy.bool_``
-    accepted). Numbers are stored as plain Python ``int``/``float``/``bool``. Equal when every field is equal.
+    non-negative integer (a Discrete action index; not a bool, not a float) or a finite floating tensor (a Box
+    action, shape ``*act``), the four floats finite, the flags bools (``numpy.bool_`` accepted). Numbers are
+    stored as plain Python ``int``/``float``/``bool``. Equal when every field is equal.
     """
 
     observation: Float[Tensor, "*obs"]
-    action: int
+    action: int | Float[Tensor, "*act"]
     log_prob: float
     reward: float
     value: float
@@ -89,12 +94,21 @@ class Step:
         if bool(bad.any()):
             index, value = _first_bad(obs, bad)
             raise RolloutError(f"{where}: observation[{index}] is {value}; expected finite values")
-        action: object = self.action  # annotated int, but a caller can pass anything
-        if isinstance(action, bool) or not isinstance(action, Integral):
-            raise RolloutError(f"{where}: action is {action!r} ({type(action).__name__}); expected a non-negative int")
-        if action < 0:
+        action: object = self.action  # annotated, but a caller can pass anything
+        if isinstance(action, Tensor) and action.is_floating_point():
+            bad = ~torch.isfinite(action)
+            if bool(bad.any()):
+                index, value = _first_bad(action, bad)
+                raise RolloutError(f"{where}: action[{index}] is {value}; expected finite values")
+        elif isinstance(action, bool) or not isinstance(action, Integral):
+            raise RolloutError(
+                f"{where}: action is {action!r} ({type(action).__name__}); expected a non-negative int or a "
+                "floating tensor"
+            )
+        elif action < 0:
             raise RolloutError(f"{where}: action is {action!r}; expected a non-negative int")
-        object.__setattr__(self, "action", int(action))
+        else:
+            object.__setattr__(self, "action", int(action))
         for name in ("log_prob", "reward", "value", "next_value"):
             object.__setattr__(self, name, _real(where, name, getattr(self, name)))
         for name in _ROLLOUT_FLAGS:
@@ -113,10 +127,20 @@ class Step:
             and self.observation.dtype == other.observation.dtype
             and bool(torch.equal(self.observation.cpu(), other.observation.cpu()))
         )
-        scalars = ("action", "log_prob", "reward", "value", "next_value", *_ROLLOUT_FLAGS)
-        return same_observation and all(getattr(self, name) == getattr(other, name) for name in scalars)
+        scalars = ("log_prob", "reward", "value", "next_value", *_ROLLOUT_FLAGS)
+        return (
+            same_observation
+            and _same_action(self.action, other.action)
+            and all(getattr(self, name) == getattr(other, name) for name in scalars)
+        )
 
     __hash__ = None  # type: ignore[assignment]  # equal by value, and tensors are mutable: not hashable
+
+
+def _same_action(first: int | Tensor, second: int | Tensor) -> bool:
+    if isinstance(first, Tensor) and isinstance(second, Tensor):
+        return first.shape == second.shape and first.dtype == second.dtype and torch.equal(first.cpu(), second.cpu())
+    return not isinstance(first, Tensor) and not isinstance(second, Tensor) and first == second
 
 
 # Why not `@jaxtyped(typechecker=beartype)` on the class (as style.md suggests): that check cannot be switched off,
@@ -125,7 +149,7 @@ class Step:
 @checked
 def _bind_rollout_dimensions(
     observations: Float[Tensor, " T N *obs"],
-    actions: Int64[Tensor, " T N"],
+    actions: Shaped[Tensor, " T N *act"],
     log_probs: Float[Tensor, " T N"],
     rewards: Float[Tensor, " T N"],
     values: Float[Tensor, " T N"],
@@ -133,19 +157,19 @@ def _bind_rollout_dimensions(
     terminated: Bool[Tensor, " T N"],
     truncated: Bool[Tensor, " T N"],
 ) -> None:
-    """jaxtyping binds ``T``, ``N`` and ``*obs`` across every field of a :class:`Rollout`."""
+    """jaxtyping binds ``T``, ``N``, ``*obs`` and ``*act`` across every field of a :class:`Rollout`."""
 
 
 @checked
 def _bind_sample_dimensions(
     observations: Float[Tensor, " B *obs"],
-    actions: Int64[Tensor, " B"],
+    actions: Shaped[Tensor, " B *act"],
     log_probs: Float[Tensor, " B"],
     advantages: Float[Tensor, " B"],
     returns: Float[Tensor, " B"],
     values: Float[Tensor, " B"],
 ) -> None:
-    """jaxtyping binds ``B`` and ``*obs`` across every field of an :class:`ActorCriticSample`."""
+    """jaxtyping binds ``B``, ``*obs`` and ``*act`` across every field of an :class:`ActorCriticSample`."""
 
 
 def _check_tensor(where: str, name: str, tensor: object, reference: Tensor | None, *, dims: int) -> Tensor:
@@ -154,18 +178,31 @@ def _check_tensor(where: str, name: str, tensor: object, reference: Tensor | Non
         raise RolloutError(f"{where}: {name} is a {type(tensor).__name__}; expected a torch.Tensor")
     if (dims > 0 and tensor.dim() != dims) or (dims < 0 and tensor.dim() < -dims):
         layout = {2: "[T, N]", -2: "[T, N, *obs]", 1: "[B]", -1: "[B, *obs]"}[dims]
+        if name == "actions":
+            layout = layout.replace("obs", "act")
         raise RolloutError(f"{where}: {name} has shape {tuple(tensor.shape)}; expected {layout}")
     if reference is not None and tensor.device != reference.device:
         raise RolloutError(f"{where}: {name} is on {tensor.device}; expected {reference.device} (as observations)")
     return tensor
 
 
-def _check_dtypes(where: str, record: Any, float_names: Sequence[str]) -> None:
-    """Observations floating, actions int64, the float fields one floating dtype (that of the first)."""
+def _check_dtypes(where: str, record: Any, float_names: Sequence[str], *, rank: int) -> None:
+    """Observations floating, actions int64 (discrete indices, no trailing axes) or floating (Box), the float
+    fields one floating dtype (that of the first). ``rank`` is that of discrete actions (2: ``[T, N]``, 1: ``[B]``)."""
     if not record.observations.is_floating_point():
         raise RolloutError(f"{where}: observations has dtype {record.observations.dtype}; expected a floating dtype")
-    if record.actions.dtype is not torch.int64:
-        raise RolloutError(f"{where}: actions has dtype {record.actions.dtype}; expected torch.int64")
+    actions = record.actions
+    if not actions.is_floating_point():
+        if actions.dtype is not torch.int64:
+            raise RolloutError(
+                f"{where}: actions has dtype {actions.dtype}; expected torch.int64 (discrete) or a floating dtype (Box)"
+            )
+        if actions.dim() != rank:
+            layout = "[T, N]" if rank == 2 else "[B]"
+            raise RolloutError(
+                f"{where}: actions has shape {tuple(actions.shape)} and dtype torch.int64; expected {layout} "
+                "(discrete action indices)"
+            )
     first = float_names[0]
     dtype = getattr(record, first).dtype
     if not dtype.is_floating_point:
@@ -178,9 +215,11 @@ def _check_dtypes(where: str, record: Any, float_names: Sequence[str]) -> None:
 
 
 def _check_values(where: str, record: Any, float_names: Sequence[str]) -> None:
-    """Actions non-negative and the float fields finite, in a few vectorized reductions over the record."""
+    """Discrete actions non-negative, Box actions and the float fields finite, in a few vectorized reductions."""
     actions = record.actions
-    if actions.numel() and bool(actions.min() < 0):
+    if actions.is_floating_point():
+        float_names = ("actions", *float_names)
+    elif actions.numel() and bool(actions.min() < 0):
         index, value = _first_bad(actions, actions < 0)
         raise RolloutError(f"{where}: actions[{index}] is {value}; expected a non-negative integer")
     # A NaN or an infinity anywhere makes a sum non-finite; the element-wise search runs only then (a sum that
@@ -199,7 +238,8 @@ def _check_values(where: str, record: Any, float_names: Sequence[str]) -> None:
 class Rollout:
     """``horizon`` steps of ``N`` environments, stacked time-major: field ``[t, n]`` is step ``t`` of env ``n``.
 
-    Fields: ``observations [T, N, *obs]`` (floating), ``actions [T, N]`` (int64, non-negative), ``log_probs``,
+    Fields: ``observations [T, N, *obs]`` (floating), ``actions`` (``[T, N]`` int64 non-negative indices for discrete
+    actions, ``[T, N, *act]`` floating and finite for Box ones), ``log_probs``,
     ``rewards``, ``values``, ``next_values`` (``[T, N]``, one floating dtype, finite), ``terminated``,
     ``truncated`` (``[T, N]`` bool), and ``horizon`` (``T``). All on one device.
 
@@ -210,7 +250,7 @@ class Rollout:
     """
 
     observations: Float[Tensor, " T N *obs"]
-    actions: Int64[Tensor, " T N"]
+    actions: Shaped[Tensor, " T N *act"]
     log_probs: Float[Tensor, " T N"]
     rewards: Float[Tensor, " T N"]
     values: Float[Tensor, " T N"]
@@ -227,13 +267,13 @@ class Rollout:
         n_envs = observations.shape[1]
         for name in _ROLLOUT_TENSORS:
             tensor = _check_tensor(
-                where, name, getattr(self, name), observations, dims=-2 if name == "observations" else 2
+                where, name, getattr(self, name), observations, dims=-2 if name in ("observations", "actions") else 2
             )
             if tensor.shape[0] != horizon:
                 raise RolloutError(f"{where}: {name} has {tensor.shape[0]} steps; expected horizon {horizon}")
             if tensor.shape[1] != n_envs:
                 raise RolloutError(f"{where}: {name} has {tensor.shape[1]} envs; expected {n_envs} (as observations)")
-        _check_dtypes(where, self, _ROLLOUT_FLOATS)
+        _check_dtypes(where, self, _ROLLOUT_FLOATS, rank=2)
         for name in _ROLLOUT_FLAGS:
             if getattr(self, name).dtype is not torch.bool:
                 raise RolloutError(f"{where}: {name} has dtype {getattr(self, name).dtype}; expected torch.bool")
@@ -267,7 +307,7 @@ class Rollout:
 
         return cls(
             observations=torch.stack([s.observation for s in steps])[:, None],
-            actions=column("action", torch.int64),
+            actions=_action_column(where, steps, first.device),
             log_probs=column("log_prob", dtype),
             rewards=column("reward", dtype),
             values=column("value", dtype),
@@ -281,6 +321,11 @@ class Rollout:
     def n_envs(self) -> int:
         """``N``, the number of parallel environments."""
         return int(self.observations.shape[1])
+
+    @property
+    def action_shape(self) -> tuple[int, ...]:
+        """``*act``, the shape of one action: ``()`` for discrete action indices."""
+        return tuple(self.actions.shape[2:])
 
     @property
     def observation_shape(self) -> tuple[int, ...]:
@@ -298,7 +343,7 @@ class Rollout:
             raise RolloutError(f"Rollout.step: index ({t}, {n}) is outside [0, {self.horizon}) x [0, {self.n_envs})")
         return Step(
             observation=self.observations[t, n].clone(),
-            action=int(self.actions[t, n]),
+            action=int(self.actions[t, n]) if self.actions.dim() == 2 else self.actions[t, n].clone(),
             log_prob=float(self.log_probs[t, n]),
             reward=float(self.rewards[t, n]),
             value=float(self.values[t, n]),
@@ -347,7 +392,7 @@ class Rollout:
         batch = self.horizon * self.n_envs
         return ActorCriticSample(
             observations=self.observations.detach().reshape(batch, *self.observation_shape),
-            actions=self.actions.reshape(batch),
+            actions=self.actions.reshape(batch, *self.action_shape),
             log_probs=self.log_probs.detach().reshape(batch),
             advantages=normalize_advantages(advantages).reshape(batch),
             returns=returns.reshape(batch),
@@ -361,17 +406,37 @@ class Rollout:
         )
 
 
+def _action_column(where: str, steps: Sequence[Step], device: torch.device) -> Tensor:
+    """The steps' actions as ``[T, 1]`` int64 (all ints) or ``[T, 1, *act]`` (all tensors of one shape and dtype)."""
+    actions = [step.action for step in steps]
+    if all(not isinstance(action, Tensor) for action in actions):
+        return torch.tensor(actions, dtype=torch.int64, device=device)[:, None]
+    first = actions[0]
+    for t, action in enumerate(actions):
+        if (
+            not isinstance(first, Tensor)
+            or not isinstance(action, Tensor)
+            or action.shape != first.shape
+            or action.dtype != first.dtype
+        ):
+            expected = f"{first.dtype} {tuple(first.shape)}" if isinstance(first, Tensor) else "an int"
+            got = f"{action.dtype} {tuple(action.shape)}" if isinstance(action, Tensor) else "an int"
+            raise RolloutError(f"{where}: steps[{t}].action is {got}; expected {expected} (as steps[0])")
+    return torch.stack(actions).to(device)[:, None]  # type: ignore[arg-type]  # all tensors, checked above
+
+
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ActorCriticSample:
-    """A flat batch for an actor-critic update: ``observations [B, *obs]`` and ``[B]`` fields.
+    """A flat batch for an actor-critic update: ``observations [B, *obs]``, ``actions [B, *act]`` and ``[B]`` fields.
 
-    ``actions`` (int64), ``log_probs`` (``log π_old(a|s)``), ``advantages`` (z-scored), ``returns`` (λ-returns, the
-    value targets), ``values`` (``V_old(s)``, for value clipping). Built by :meth:`Rollout.to_actor_critic_sample`;
-    validated like a :class:`Rollout` (same ``B`` everywhere, dtypes, one device, finite, actions non-negative).
+    ``actions`` (int64 indices, or floating Box actions), ``log_probs`` (``log π_old(a|s)``), ``advantages``
+    (z-scored), ``returns`` (λ-returns, the value targets), ``values`` (``V_old(s)``, for value clipping). Built by
+    :meth:`Rollout.to_actor_critic_sample`; validated like a :class:`Rollout` (same ``B`` everywhere, dtypes, one
+    device, finite, discrete actions non-negative).
     """
 
     observations: Float[Tensor, " B *obs"]
-    actions: Int64[Tensor, " B"]
+    actions: Shaped[Tensor, " B *act"]
     log_probs: Float[Tensor, " B"]
     advantages: Float[Tensor, " B"]
     returns: Float[Tensor, " B"]
@@ -383,11 +448,11 @@ class ActorCriticSample:
         batch = observations.shape[0]
         for name in _SAMPLE_TENSORS:
             tensor = _check_tensor(
-                where, name, getattr(self, name), observations, dims=-1 if name == "observations" else 1
+                where, name, getattr(self, name), observations, dims=-1 if name in ("observations", "actions") else 1
             )
             if tensor.shape[0] != batch:
                 raise RolloutError(f"{where}: {name} has {tensor.shape[0]} rows; expected {batch} (as observations)")
-        _check_dtypes(where, self, _SAMPLE_FLOATS)
+        _check_dtypes(where, self, _SAMPLE_FLOATS, rank=1)
         _check_values(where, self, _SAMPLE_FLOATS)
         _bind_sample_dimensions(*(getattr(self, name) for name in _SAMPLE_TENSORS))
 

@@ -19,7 +19,7 @@ from gymnasium.vector import VectorEnv
 from torch import nn
 
 from typedrl import _validate
-from typedrl._spaces import Spaces, index_actions, read_spaces
+from typedrl._spaces import Spaces, agent_actions, read_spaces
 from typedrl.config import AlgoConfig
 from typedrl.envs import make_env
 from typedrl.errors import ConfigError, InputError, TrainingError
@@ -260,7 +260,7 @@ def spaces_of(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> Space
 
 def training_env(env_id: str, **kwargs: Any) -> tuple[VectorEnv[Any, Any, Any], Spaces]:
     """``make_env(env_id, **kwargs)`` for an agent: the checked vector env (taking action indices, see
-    :func:`~typedrl._spaces.index_actions`) and its spaces.
+    :func:`~typedrl._spaces.agent_actions`) and its spaces.
 
     Raises:
         ConfigError: the id is unknown or cannot be made (a missing module or dependency, a constructor that
@@ -278,4 +278,4 @@ def training_env(env_id: str, **kwargs: Any) -> tuple[VectorEnv[Any, Any, Any], 
     except ConfigError:
         env.close()
         raise
-    return index_actions(env, layout), layout
+    return agent_actions(env, layout), layout

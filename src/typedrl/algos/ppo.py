@@ -41,7 +41,7 @@ from typedrl.algos.flat import FlatParameters
 from typedrl.collect import RolloutCollector
 from typedrl.config import PPO_PRESETS, PPOConfig
 from typedrl.errors import InputError, RolloutError, TrainingError
-from typedrl.losses import PPOLoss, ppo_loss
+from typedrl.losses import PPOLoss, ppo_loss, ppo_objective
 from typedrl.policies import ActorCritic, SampledPolicy
 from typedrl.records import ActorCriticSample
 from typedrl.returns import gae, normalize_advantages
@@ -124,7 +124,7 @@ class PPO:
             batch = rollout.horizon * rollout.n_envs
             return ActorCriticSample(
                 observations=rollout.observations.reshape(batch, *rollout.observation_shape),
-                actions=rollout.actions.reshape(batch),
+                actions=rollout.actions.reshape(batch, *rollout.action_shape),
                 log_probs=rollout.log_probs.reshape(batch),
                 advantages=advantages.reshape(batch),
                 returns=returns.reshape(batch),
@@ -161,20 +161,8 @@ class PPO:
                 advantages = batch.advantages
                 if config.normalize_advantage == "minibatch":
                     advantages = normalize_advantages(advantages)
-                logits, values = model(batch.observations)
-                terms = ppo_loss(
-                    logits,
-                    values,
-                    batch.actions,
-                    batch.log_probs,
-                    advantages,
-                    batch.returns,
-                    clip=clip,
-                    value_coef=config.value_coef,
-                    entropy_coef=config.entropy_coef,
-                    old_values=batch.values,
-                    clip_range_vf=config.clip_range_vf,
-                )
+                outputs, values = model(batch.observations)
+                terms = self._loss(outputs, values, batch, advantages, clip)
                 if watch_kl and float(terms.approx_kl) > 1.5 * config.target_kl:  # type: ignore[operator]
                     stopped = True  # SB3's rule: this minibatch takes no step, and the epochs end
                     break
@@ -211,6 +199,24 @@ class PPO:
             explained_variance=explained_variance(sample.values, sample.returns),
             epochs=epochs_done + (1 if stopped and minibatches else 0),
         )
+
+    def _loss(
+        self, outputs: Tensor, values: Tensor, batch: ActorCriticSample, advantages: Tensor, clip: float
+    ) -> PPOLoss:
+        """PPO's loss on one minibatch: :func:`~typedrl.ppo_loss` (closed-form gradient) for discrete actions,
+        :func:`~typedrl.losses.ppo_objective` on the Gaussian's log-probabilities and entropy for Box actions."""
+        config = self.config
+        options: dict[str, Any] = {
+            "clip": clip,
+            "value_coef": config.value_coef,
+            "entropy_coef": config.entropy_coef,
+            "old_values": batch.values,
+            "clip_range_vf": config.clip_range_vf,
+        }
+        if self.model.action_kind == "discrete":
+            return ppo_loss(outputs, values, batch.actions, batch.log_probs, advantages, batch.returns, **options)
+        log_probs, entropies = self.model.log_prob_and_entropy(outputs, batch.actions)
+        return ppo_objective(log_probs, entropies, values, batch.log_probs, advantages, batch.returns, **options)
 
     def state(self) -> dict[str, Any]:
         """Progress and generator states, for a checkpoint (modules and optimizer are saved separately)."""
@@ -268,6 +274,9 @@ def _actor_critic(config: PPOConfig, layout: Spaces) -> ActorCritic:
         hidden=config.hidden,
         layers=config.layers,
         activation=config.activation,
+        action_kind=layout.action_kind,
+        action_shape=layout.action_shape,
+        log_std_init=config.log_std_init,
     )
 
 

@@ -25,7 +25,7 @@ from typedrl.algos.base import UpdateStats, register, resolve_device, training_e
 from typedrl.algos.flat import FlatParameters
 from typedrl.config import REINFORCE_PRESETS, ReinforceConfig
 from typedrl.contract import autoreset_mode_of
-from typedrl.errors import InputError, TrainingError
+from typedrl.errors import ConfigError, InputError, TrainingError
 from typedrl.policies import categorical_entropy, categorical_log_prob, mlp, sample_categorical
 from typedrl.returns import discounted_returns
 
@@ -49,6 +49,14 @@ class Reinforce:
             )
         else:
             self.env, layout = env, read_spaces(config.env_id, env.single_observation_space, env.single_action_space)
+        if layout.action_kind != "discrete":
+            if env is None:
+                self.env.close()
+            raise ConfigError(
+                f"env {config.env_id!r} has {layout.action_kind} actions; typedrl's REINFORCE supports Discrete "
+                "actions (PPO supports Box actions too)",
+                "env_id",
+            )
         # Any autoreset mode: the environment's own (Gymnasium's native vector envs, the fastest, run NEXT_STEP).
         self._mode = autoreset_mode_of(self.env)
         with torch.random.fork_rng(devices=[]):
