@@ -1,6 +1,7 @@
 """Box (continuous) actions: the diagonal Gaussian policy, records with float actions [T, N, *act], the collector
-and evaluation on Pendulum-v1, PPO training through the library and the command line."""
+and evaluation on Pendulum-v1, PPO and REINFORCE training through the library and the command line."""
 
+import importlib.util
 import math
 import subprocess
 import sys
@@ -33,7 +34,8 @@ def test_read_spaces_takes_floating_box_actions_and_refuses_the_rest() -> None:
     layout = read_spaces("E", observations, spaces.Box(-1.0, 1.0, (2, 3), np.float32))
     assert (layout.action_kind, layout.action_shape, layout.n_actions) == ("box", (2, 3), 6)
     for space in (spaces.Box(0, 3, (2,), np.int64), spaces.MultiDiscrete([2, 2]), spaces.Box(0.0, 1.0, (0,))):
-        with pytest.raises(ConfigError, match=r"typedrl's agents support Box observations, and Discrete or Box"):
+        supported = r"typedrl's agents support Box \(numeric\) or Discrete observations, and Discrete or Box"
+        with pytest.raises(ConfigError, match=supported):
             read_spaces("E", observations, space)
 
 
@@ -146,14 +148,14 @@ def test_steps_with_tensor_actions_stack_into_a_rollout() -> None:
 def test_the_collector_records_unclipped_actions_and_the_env_receives_clipped_ones() -> None:
     """A wide Gaussian (σ = e² ≈ 7.4) samples far outside [-2, 2]: the contract, which checks every action the
     environment receives, sees only clipped ones; the rollout keeps what was sampled."""
-    from typedrl._spaces import agent_actions
+    from typedrl._spaces import agent_env
 
     env = make_env("Pendulum-v1", num_envs=3, seed=0)
     layout = read_spaces("Pendulum-v1", env.single_observation_space, env.single_action_space)
     torch.manual_seed(0)
     model = ActorCritic(3, 1, hidden=8, action_kind="box", action_shape=(1,), log_std_init=2.0)
     collector = RolloutCollector(
-        agent_actions(env, layout), SampledPolicy(model, torch.Generator().manual_seed(0)), horizon=50, seed=0
+        agent_env(env, layout), SampledPolicy(model, torch.Generator().manual_seed(0)), horizon=50, seed=0
     )
     with torch.no_grad():
         rollout = collector.collect()
@@ -177,9 +179,17 @@ def test_ppo_learns_pendulum_a_little(tmp_path: Path) -> None:
     assert after > -400.0, (before, after)
 
 
-def test_reinforce_refuses_box_actions_with_a_config_error() -> None:
-    with pytest.raises(ConfigError, match=r"env 'Pendulum-v1' has box actions; typedrl's REINFORCE supports"):
-        Reinforce(reinforce_preset(env_id="Pendulum-v1"))
+def test_reinforce_trains_a_gaussian_policy_on_box_actions() -> None:
+    algorithm = Reinforce(reinforce_preset(env_id="Pendulum-v1", num_envs=4, min_steps_per_update=400, updates=2))
+    first = algorithm.update()
+    second = algorithm.update()
+    assert second.env_steps > first.env_steps >= 400
+    assert math.isfinite(first.losses["policy_gradient"])
+    # The Gaussian's entropy with log σ ≈ 0: ½ + ½ log 2π ≈ 1.419 nats per element (one here).
+    assert first.entropy == pytest.approx(0.5 + 0.5 * math.log(2 * math.pi), abs=0.05)
+    result = evaluate(algorithm.actor, "Pendulum-v1", episodes=2, base_seed=0, max_steps=200)
+    algorithm.close()
+    assert result.lengths == (200, 200)
 
 
 def test_an_environment_picks_its_preset() -> None:
@@ -220,3 +230,29 @@ def test_the_command_line_trains_and_evaluates_pendulum(tmp_path: Path) -> None:
     )
     assert evaluation.returncode == 0, evaluation.stderr
     assert "2 episodes" in evaluation.stdout
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mujoco") is not None, reason="mujoco is installed here")
+def test_a_missing_extra_is_one_line_naming_the_pip_install(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "typedrl", "ppo", "--env", "HalfCheetah-v5", "--out", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        "typedrl ppo: error: env_id is 'HalfCheetah-v5': it needs an extra: pip install \"typedrl[mujoco]\"\n"
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_extra_is_read_from_the_environments_entry_point() -> None:
+    from typedrl.algos.base import _extra_for
+
+    assert _extra_for("HalfCheetah-v5") == "mujoco"
+    assert _extra_for("Hopper-v5") == "mujoco"
+    assert _extra_for("LunarLander-v3") == "box2d"
+    assert _extra_for("CartPole-v1") is None
+    assert _extra_for("NoSuchEnv-v0") is None

@@ -92,12 +92,6 @@ def _bad_inputs(tmp_path: Path) -> list[tuple[tuple[str, ...], str]]:
         (("reinforce", "--device", "tpu"), "typedrl reinforce: error: argument --device: invalid choice: 'tpu'"),
         (("ppo", "--resume"), "typedrl ppo: error: --resume needs --out DIR"),
         (("ppo", "--env", "CartPole-v9"), "typedrl ppo: error: env_id is 'CartPole-v9': Environment version `v9`"),
-        (
-            ("reinforce", "--env", "Pendulum-v1"),
-            "typedrl reinforce: error: env 'Pendulum-v1' has box actions; typedrl's REINFORCE supports Discrete "
-            "actions (PPO supports Box actions too)",
-        ),
-        (("ppo", "--env", "FrozenLake-v1"), "typedrl ppo: error: env 'FrozenLake-v1' has Discrete(16) observations"),
         (("reinforce", "--env", "Blackjack-v1"), "typedrl reinforce: error: env 'Blackjack-v1' has Tuple("),
         (("ppo", "--env", "nomodule:Env"), "typedrl ppo: error: env_id is 'nomodule:Env': "),
         (("check-env", "NoSuchEnv-v0"), "typedrl check-env: error: Environment `NoSuchEnv` doesn't exist."),

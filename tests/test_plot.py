@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from typedrl.errors import ConfigError, RunLogError
-from typedrl.plot import plot_curve
+from typedrl.plot import plot_curve, plot_curves
 from typedrl.runlog import RunLog
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -117,3 +117,51 @@ def test_the_legend_is_outside_the_axes(tmp_path: Path) -> None:
     renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
     box, plot_area = legend.get_window_extent(renderer), axes.get_window_extent(renderer)
     assert box.y1 <= plot_area.y0  # wholly below the plotting area
+
+
+def _seed_run(directory: Path, seed: int) -> Path:
+    directory.mkdir(parents=True)
+    log = RunLog(
+        directory / "trainlog.json", algo="ppo", env_id="CartPole-v1", seed=seed, config={}, started_at="2025-01-01"
+    )
+    for update in range(1, 5):
+        log.record_update(
+            update=update,
+            env_steps=512 * update,
+            wall_seconds=0.1 * update,
+            losses={"total": 0.1},
+            entropy=0.6,
+            learning_rate=3e-4,
+            episodes=4,
+            episode_return_mean=20.0 * update,
+        )
+        returns = [30.0 * update * (seed + 1) + offset for offset in (-5.0, 0.0, 5.0)]
+        log.record_evaluation(update=update, env_steps=512 * update, wall_seconds=0.1 * update, returns=returns)
+    return log.write()
+
+
+def test_several_seeds_overlay_in_one_figure(tmp_path: Path) -> None:
+    logs = [_seed_run(tmp_path / "runs" / f"seed-{seed}", seed) for seed in range(3)]
+    one = plot_curves(logs[:1], tmp_path / "one.png").read_bytes()
+    three = plot_curves(logs, tmp_path / "three.png").read_bytes()
+    assert three.startswith(PNG_SIGNATURE)
+    assert png_size(three) == (800, 500)
+    assert three != one  # two more curves and bands, two more legend entries
+    assert plot_curves(logs, tmp_path / "again.png").read_bytes() == three  # same logs, same bytes
+    with pytest.raises(ConfigError, match="no logs given"):
+        plot_curves([], tmp_path / "none.png")
+
+
+def test_the_command_line_overlays_run_directories(tmp_path: Path) -> None:
+    for seed in range(2):
+        _seed_run(tmp_path / "runs" / f"seed-{seed}", seed)
+    result = subprocess.run(
+        [sys.executable, "-m", "typedrl", "plot", str(tmp_path / "runs" / "seed-0"), str(tmp_path / "runs" / "seed-1")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str((tmp_path / "runs" / "curves.png").resolve())
+    assert (tmp_path / "runs" / "curves.png").read_bytes().startswith(PNG_SIGNATURE)

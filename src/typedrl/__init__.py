@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     )
     from typedrl.evaluation import EvalResult, evaluate
     from typedrl.losses import PPOLoss, ppo_loss
-    from typedrl.plot import plot_curve
+    from typedrl.plot import plot_curve, plot_curves
     from typedrl.policies import ActorCritic, SampledPolicy
     from typedrl.records import ActorCriticSample, Rollout, Step
     from typedrl.returns import discounted_returns, gae, lambda_returns, normalize_advantages, td_errors
@@ -107,6 +107,7 @@ _LAZY: dict[str, str] = {
     "make_env": "typedrl.envs",
     "normalize_advantages": "typedrl.returns",
     "plot_curve": "typedrl.plot",
+    "plot_curves": "typedrl.plot",
     "ppo_preset": "typedrl.config",
     "reinforce_preset": "typedrl.config",
     "restore": "typedrl.checkpoint",
@@ -191,6 +192,7 @@ __all__ = [
     "make_env",
     "normalize_advantages",
     "plot_curve",
+    "plot_curves",
     "ppo_loss",
     "ppo_preset",
     "register",

@@ -7,8 +7,10 @@ supported, whichever command meets it first (training, evaluation).
 
 Discrete actions in records are indices ``k ∈ [0, n)``; a ``Discrete(n, start)`` environment receives
 ``start + k`` (docs/conventions.md). ``Box`` actions in records are what the policy sampled; the environment
-receives them clipped to the space's bounds (what SB3 and CleanRL do). :func:`agent_actions` wraps a vector env so
-that the agent sends indices or unclipped actions and the wrapped env receives ``start + k`` or the clipped ones.
+receives them clipped to the space's bounds (what SB3 and CleanRL do). A ``Discrete(n)`` observation reaches the
+networks one-hot (``n`` numbers, Gymnasium's ``FlattenObservation``). :func:`agent_env` wraps a checked vector env
+so that the agent sees flat observations and sends indices or unclipped actions, and the environment, checked by
+the contract, sees and receives its own.
 """
 
 import math
@@ -18,13 +20,13 @@ from typing import Any, Literal
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import VectorEnv
-from gymnasium.wrappers.vector import ClipAction, TransformAction
+from gymnasium.wrappers.vector import ClipAction, FlattenObservation, TransformAction
 
 from typedrl.errors import ConfigError, TypedRLError
 
-__all__ = ["SUPPORTED", "ActionKind", "Spaces", "agent_actions", "read_spaces"]
+__all__ = ["SUPPORTED", "ActionKind", "Spaces", "agent_env", "read_spaces"]
 
-SUPPORTED = "Box observations, and Discrete or Box (floating, with at least one element) actions"
+SUPPORTED = "Box (numeric) or Discrete observations, and Discrete or Box (floating, with at least one element) actions"
 """What the agents support today, as the errors say it."""
 
 ActionKind = Literal["discrete", "box"]
@@ -36,7 +38,7 @@ class Spaces:
     """What the networks need to know of an environment's spaces."""
 
     observation_shape: tuple[int, ...]
-    """The shape of one observation (``*obs``)."""
+    """The shape of one observation as the agent sees it (``*obs``): a Box's shape, ``(n,)`` for ``Discrete(n)``."""
     observation_size: int
     """Elements of one observation, flattened for an MLP."""
     n_actions: int
@@ -47,6 +49,8 @@ class Spaces:
     """``discrete`` or ``box``."""
     action_shape: tuple[int, ...] = ()
     """The shape of one action in records (``*act``): ``()`` for Discrete, the Box's shape."""
+    one_hot_observations: bool = False
+    """Whether the observations are ``Discrete`` and reach the agent one-hot."""
 
 
 def read_spaces(
@@ -65,17 +69,24 @@ def read_spaces(
         message = f"env {env_id!r} has {space} {kind}; typedrl's agents support {SUPPORTED}"
         return ConfigError(message, "env_id") if error is ConfigError else error(message)
 
-    if not isinstance(observation_space, spaces.Box):
+    one_hot = isinstance(observation_space, spaces.Discrete)
+    if isinstance(observation_space, spaces.Discrete):
+        shape: tuple[int, ...] = (int(observation_space.n),)
+    elif (
+        isinstance(observation_space, spaces.Box)
+        and np.issubdtype(observation_space.dtype, np.number)
+        and observation_space.dtype != np.bool_
+    ):
+        shape = tuple(int(size) for size in observation_space.shape)
+    else:
         raise refuse("observations", observation_space)
-    if not np.issubdtype(observation_space.dtype, np.number) or observation_space.dtype == np.bool_:
-        raise refuse("observations", observation_space)
-    shape = tuple(int(size) for size in observation_space.shape)
     if isinstance(action_space, spaces.Discrete):
         return Spaces(
             observation_shape=shape,
             observation_size=math.prod(shape),
             n_actions=int(action_space.n),
             action_start=int(action_space.start),
+            one_hot_observations=one_hot,
         )
     if (
         isinstance(action_space, spaces.Box)
@@ -90,16 +101,21 @@ def read_spaces(
             action_start=0,
             action_kind="box",
             action_shape=action_shape,
+            one_hot_observations=one_hot,
         )
     raise refuse("actions", action_space)
 
 
-def agent_actions(env: VectorEnv[Any, Any, Any], layout: Spaces) -> VectorEnv[Any, Any, Any]:
-    """``env`` taking the agent's actions: Discrete action indices ``k ∈ [0, n)`` sent as ``start + k`` (``env``
-    itself when ``start`` is 0); Box actions of any value, sent clipped to the bounds (Gymnasium's ``ClipAction``).
+def agent_env(env: VectorEnv[Any, Any, Any], layout: Spaces) -> VectorEnv[Any, Any, Any]:
+    """``env`` as the agent sees it: ``Discrete`` observations one-hot (Gymnasium's ``FlattenObservation``), and
+    taking the agent's actions: Discrete action indices ``k ∈ [0, n)`` sent as ``start + k``, Box actions of any
+    value sent clipped to the bounds (Gymnasium's ``ClipAction``). ``env`` itself when nothing needs changing.
 
-    Wrap a checked env with this (not the other way round), so the contract checks what the environment receives.
+    Wrap a checked env with this (not the other way round), so the contract checks what the environment returns
+    and receives.
     """
+    if layout.one_hot_observations:
+        env = FlattenObservation(env)
     if layout.action_kind == "box":
         return ClipAction(env)
     if layout.action_start == 0:

@@ -15,6 +15,7 @@ The module imports nothing heavy at the top, so ``--help`` is quick and an inter
 """
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -187,6 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--device", choices=["cpu", "cuda"], default="cpu", help="Where to run (default: %(default)s)."
     )
+    evaluate.add_argument(
+        "--video",
+        type=Path,
+        metavar="DIR",
+        help='Also record each episode as an mp4 file in DIR (pip install "typedrl[video]"; MuJoCo tasks render '
+        "off-screen with MUJOCO_GL=egl, the default here).",
+    )
 
     check = commands.add_parser(
         "check-env", help="Run an environment through the contract with random actions.", description="Check an env."
@@ -195,9 +203,18 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--steps", type=_steps, default=1000, help="Steps to run (default: %(default)s).")
     check.add_argument("--seed", type=_seed, default=0, help="Seed (default: %(default)s).")
 
-    plot = commands.add_parser("plot", help="Plot a trainlog.json's evaluation curve.", description="Plot a curve.")
-    plot.add_argument("log", type=Path, help="A trainlog.json, or its run directory.")
-    plot.add_argument("--out", type=Path, help="Output .png, .svg or .pdf (default: curve.png beside the log).")
+    plot = commands.add_parser(
+        "plot",
+        help="Plot a trainlog.json's evaluation curve, or overlay several runs.",
+        description="Plot one run's curve, or overlay the greedy evaluation curves of several runs (seeds).",
+    )
+    plot.add_argument("log", type=Path, nargs="+", help="trainlog.json files, or their run directories.")
+    plot.add_argument(
+        "--out",
+        type=Path,
+        help="Output .png, .svg or .pdf (default: curve.png beside one log; curves.png in the directory that holds "
+        "several runs' directories).",
+    )
     return parser
 
 
@@ -293,6 +310,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     from typedrl.evaluation import evaluate
     from typedrl.runner import resumed_config
 
+    if args.video is not None:
+        # MuJoCo draws through OpenGL: off-screen, on a machine without a display, that is EGL (Gymnasium's docs).
+        os.environ.setdefault("MUJOCO_GL", "egl")
     path = resolve_checkpoint_path(args.checkpoint)
     checkpoint = load_checkpoint(path)
     config = resumed_config(checkpoint)
@@ -309,8 +329,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         base_seed=args.seed if args.seed is not None else run_eval.seed,
         max_steps=args.max_steps if args.max_steps is not None else run_eval.max_steps,
         device=args.device,
+        video_dir=args.video,
     )
     print(f"{config.env_id}, {config.algo} checkpoint {path}: {result}")
+    if args.video is not None:
+        print(f"videos: {args.video}")
     return 0
 
 
@@ -350,12 +373,16 @@ def _close_quietly(env: Any) -> str | None:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from typedrl.plot import plot_curve
+    from typedrl.plot import plot_curve, plot_curves
     from typedrl.runner import LOG_NAME
 
-    log = args.log / LOG_NAME if args.log.is_dir() else args.log
-    out = args.out if args.out is not None else log.with_name("curve.png")
-    print(plot_curve(log, out))
+    logs = [log / LOG_NAME if log.is_dir() else log for log in args.log]
+    if len(logs) == 1:
+        out = args.out if args.out is not None else logs[0].with_name("curve.png")
+        print(plot_curve(logs[0], out))
+        return 0
+    parent = Path(os.path.commonpath([log.resolve().parent.parent for log in logs]))
+    print(plot_curves(logs, args.out if args.out is not None else parent / "curves.png"))
     return 0
 
 

@@ -218,6 +218,16 @@ class PPOConfig(AlgoConfig):
         le=5.0,
         description="Box actions: the Gaussian policy's initial log standard deviation (SB3 log_std_init).",
     )
+    normalize_observations: bool = Field(
+        default=False,
+        description="Normalize observations by their running mean and variance, clipped to ±10 (SB3 VecNormalize "
+        "norm_obs); the statistics are saved with the model and applied, frozen, in evaluation.",
+    )
+    normalize_rewards: bool = Field(
+        default=False,
+        description="Scale rewards by the running discounted return's standard deviation, clipped to ±10 (SB3 "
+        "VecNormalize norm_reward); logs and evaluation report raw returns.",
+    )
 
     @model_validator(mode="after")
     def _sizes_fit(self) -> "PPOConfig":
@@ -278,6 +288,12 @@ class ReinforceConfig(AlgoConfig):
     gamma: Probability = Field(default=1.0, description="Discount γ of the reward-to-go (1: undiscounted).")
     learning_rate: float = Field(default=1e-2, gt=0.0, description="Adam learning rate.")
     hidden: int = Field(default=32, ge=1, le=2**16, description="Width of the policy's hidden layer.")
+    log_std_init: float = Field(
+        default=0.0,
+        ge=-20.0,
+        le=5.0,
+        description="Box actions: the Gaussian policy's initial log standard deviation.",
+    )
     max_episode_steps: int | None = Field(
         default=None, ge=1, le=10**9, description="Cap on episode length; null keeps the environment's own time limit."
     )

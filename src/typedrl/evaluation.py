@@ -5,11 +5,18 @@ Episode ``k`` (``0 ≤ k < episodes``) starts from ``reset(seed=base_seed + k)``
 ``G = Σₜ rₜ``. All episodes run side by side in one synchronous vector environment, with one batched forward
 pass of the actor per vector step; an episode that is still running after ``max_steps`` steps is cut there and
 counts with the return it reached. Same actor weights and seeds give the same result.
+
+With ``video_dir``, each episode is also recorded as an mp4 file by Gymnasium's ``RecordVideo`` (the environment
+renders ``rgb_array`` frames; writing needs ``moviepy``, and classic control needs ``pygame`` to draw:
+``pip install "typedrl[video]"``).
 """
 
 import importlib
+import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -18,7 +25,7 @@ import torch
 from torch import nn
 
 from typedrl import _validate
-from typedrl._spaces import Spaces, agent_actions, read_spaces
+from typedrl._spaces import Spaces, agent_env, read_spaces
 from typedrl.envs import CheckedVectorEnv
 from typedrl.errors import EvaluationError
 
@@ -78,21 +85,51 @@ def _close(envs: gym.vector.VectorEnv, env_id: str) -> None:
         warnings.warn(f"evaluate: closing {env_id} raised {detail}", RuntimeWarning, stacklevel=3)
 
 
-def _make_envs(env_id: str, episodes: int, env_kwargs: dict[str, Any]) -> tuple[gym.vector.VectorEnv, Spaces]:
+def _recorded(name: str, env_kwargs: dict[str, Any], video_dir: Path, prefix: str) -> gym.Env[Any, Any]:
+    """One sub-environment rendering ``rgb_array`` frames, its first episode recorded to ``video_dir``."""
+    env = gym.make(name, render_mode="rgb_array", **{"disable_env_checker": True, **env_kwargs})
+    try:
+        return gym.wrappers.RecordVideo(
+            env, str(video_dir), episode_trigger=lambda episode: episode == 0, name_prefix=prefix, disable_logger=True
+        )
+    except gym.error.DependencyNotInstalled as error:
+        env.close()
+        raise EvaluationError(
+            f'evaluate: recording video needs moviepy: pip install "typedrl[video]" ({error})'
+        ) from None
+
+
+def _make_envs(
+    env_id: str, episodes: int, env_kwargs: dict[str, Any], *, video_dir: Path | None = None, base_seed: int = 0
+) -> tuple[gym.vector.VectorEnv, Spaces]:
     try:
         # NEXT_STEP autoreset: a sub-environment that has ended keeps stepping (its later results are ignored),
         # so the whole batch steps together with no per-environment reset calls.
         module, separator, name = env_id.partition(":")  # "module:Env-v0": the module registers the env
         if separator:
             importlib.import_module(module)
-        envs = gym.make_vec(
-            name if separator else env_id,
-            num_envs=episodes,
-            vectorization_mode="sync",
-            vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP},
-            # The contract checks every result; Gymnasium's passive checker would assert first.
-            **{"disable_env_checker": True, **env_kwargs},
-        )
+        registered = name if separator else env_id
+        envs: gym.vector.VectorEnv
+        if video_dir is not None:
+            label = registered.replace("/", "-")
+
+            def recorded(k: int) -> Callable[[], gym.Env[Any, Any]]:
+                return lambda: _recorded(registered, env_kwargs, video_dir, f"{label}-seed-{base_seed + k}")
+
+            envs = gym.vector.SyncVectorEnv(
+                [recorded(k) for k in range(episodes)], autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP
+            )
+        else:
+            envs = gym.make_vec(
+                registered,
+                num_envs=episodes,
+                vectorization_mode="sync",
+                vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP},
+                # The contract checks every result; Gymnasium's passive checker would assert first.
+                **{"disable_env_checker": True, **env_kwargs},
+            )
+    except EvaluationError:
+        raise
     except gym.error.Error as err:
         raise EvaluationError(f"evaluate: cannot make {env_id!r}: {err}") from err
     except Exception as err:  # the env's own module or constructor failed
@@ -102,7 +139,7 @@ def _make_envs(env_id: str, episodes: int, env_kwargs: dict[str, Any]) -> tuple[
         # The spaces first, so an unsupported one is refused as the agents refuse it; then every reset, step
         # and action goes through the environment contract, as in training.
         layout = read_spaces(env_id, envs.single_observation_space, envs.single_action_space, error=EvaluationError)
-        return agent_actions(CheckedVectorEnv(envs), layout), layout
+        return agent_env(CheckedVectorEnv(envs), layout), layout
     except BaseException:
         envs.close()
         raise
@@ -122,7 +159,7 @@ def _greedy_actions(
     if bad.any():
         (episode,) = _validate.first_true(bad)
         raise EvaluationError(f"evaluate: step {step}, episode {episode}: the actor's {what} are not finite")
-    if layout.action_kind == "box":  # the mean, sent clipped to the bounds (agent_actions)
+    if layout.action_kind == "box":  # the mean, sent clipped to the bounds (agent_env)
         means: np.ndarray = outputs_np.astype(np.float32).reshape(-1, *layout.action_shape)
         return means
     # argmax picks the first of tied maxima, so ties are broken the same way on every run.
@@ -139,6 +176,7 @@ def evaluate(
     max_steps: int = 1000,
     device: str | torch.device = "cpu",
     env_kwargs: dict[str, Any] | None = None,
+    video_dir: str | os.PathLike[str] | None = None,
 ) -> EvalResult:
     """Run ``episodes`` greedy episodes of ``env_id`` and return their undiscounted returns.
 
@@ -146,11 +184,16 @@ def evaluate(
     space the logits, and the action is their ``argmax`` (the first on ties); for a ``Box`` action space with ``A``
     elements the Gaussian's mean, which is the action, sent clipped to the space's bounds. It runs under
     :func:`torch.no_grad` in eval mode, and each submodule's training flag is restored afterwards. ``env_kwargs``
-    go to the environment's constructor. The environment needs a ``Box`` observation space.
+    go to the environment's constructor. The environment needs a ``Box`` or ``Discrete`` observation space (the
+    actor sees a ``Discrete`` one one-hot).
+
+    ``video_dir``: record each episode as ``{env_id}-seed-{base_seed + k}-episode-0.mp4`` in this directory
+    (created if missing; Gymnasium's ``RecordVideo``, the environment rendering ``rgb_array`` frames). The returns
+    are the same as without it.
 
     Raises:
-        EvaluationError: a bad argument, an unsupported environment, a non-finite logit, or an actor output of
-            the wrong shape.
+        EvaluationError: a bad argument, an unsupported environment, a non-finite logit, an actor output of
+            the wrong shape, or ``video_dir`` without ``moviepy`` installed.
         ContractViolation: the environment broke its contract (e.g. a NaN observation); every reset, step and
             action of an evaluation is checked, as in training.
     """
@@ -160,7 +203,10 @@ def evaluate(
     base_seed = _validate.integer("evaluate", "base_seed", base_seed, minimum=0, error=EvaluationError)
     max_steps = _validate.integer("evaluate", "max_steps", max_steps, minimum=1, error=EvaluationError)
     target = _validate.device("evaluate", device, error=EvaluationError)
-    envs, layout = _make_envs(env_id, episodes, dict(env_kwargs or {}))
+    video = None if video_dir is None else Path(video_dir)
+    if video is not None and video.exists() and not video.is_dir():
+        raise EvaluationError(f"evaluate: video_dir {str(video)!r} exists and is not a directory")
+    envs, layout = _make_envs(env_id, episodes, dict(env_kwargs or {}), video_dir=video, base_seed=base_seed)
     modes = [(module, module.training) for module in actor.modules()]
     try:
         actor.eval()

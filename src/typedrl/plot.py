@@ -1,10 +1,12 @@
-"""``curve.png`` (or ``.svg``, ``.pdf``): greedy evaluation return against environment steps, from a training log.
+"""``curve.png`` (or ``.svg``, ``.pdf``): greedy evaluation return against environment steps, from a training log;
+:func:`plot_curves` overlays several runs (``typedrl plot LOG LOG ...``).
 
 matplotlib is imported inside :func:`plot_curve` and drives its Agg canvas directly (no :mod:`matplotlib.pyplot`),
 so ``import typedrl`` stays light, plotting works without a display, and the caller's pyplot backend is untouched.
 """
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -14,8 +16,9 @@ from typedrl.runlog import TrainLog, load_trainlog
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
-__all__ = ["FORMATS", "plot_curve"]
+__all__ = ["FORMATS", "plot_curve", "plot_curves"]
 
 _MEAN_COLOR = "#1f77b4"
 _TRAIN_COLOR = "#ff7f0e"
@@ -44,20 +47,69 @@ def plot_curve(log: TrainLog | str | os.PathLike[str], out: str | os.PathLike[st
         ConfigError: ``out`` has another suffix, is not a regular file (``/dev/null``, a directory), or cannot
             be written.
     """
+    target = _target(out)
+    trainlog = log if isinstance(log, TrainLog) else load_trainlog(log)
+    figure, axes = _figure()
+    _draw(axes, trainlog)
+    return _save(figure, target)
+
+
+def plot_curves(logs: Sequence[TrainLog | str | os.PathLike[str]], out: str | os.PathLike[str]) -> Path:
+    """Overlay the greedy evaluation curves of several runs (seeds, or settings) in ``out``: each run's mean return
+    against environment steps with its min–max band, in a colour of its own, labelled by its seed (and
+    algorithm and environment where those differ), with the reward threshold where Gymnasium knows it. Formats,
+    atomic writing and errors as :func:`plot_curve`; ``logs`` must hold at least one log.
+    """
+    target = _target(out)
+    if not logs:
+        raise ConfigError("plot: no logs given; expected at least one trainlog.json", field="log")
+    trainlogs = [log if isinstance(log, TrainLog) else load_trainlog(log) for log in logs]
+    figure, axes = _figure()
+    kinds = {(log.algo, log.env_id) for log in trainlogs}
+    palette = [f"C{index % 10}" for index in range(len(trainlogs))]
+    for log, color in zip(trainlogs, palette, strict=True):
+        if not log.evaluations:
+            continue
+        name = f"seed {log.seed}" if len(kinds) == 1 else f"{log.algo} on {log.env_id}, seed {log.seed}"
+        steps = [record.env_steps for record in log.evaluations]
+        lows, highs = [record.min for record in log.evaluations], [record.max for record in log.evaluations]
+        axes.fill_between(steps, lows, highs, color=color, alpha=0.12, lw=0)
+        axes.plot(steps, [record.mean for record in log.evaluations], color=color, marker="o", ms=2, label=name)
+    thresholds = {_reward_threshold(log.env_id) for log in trainlogs}
+    if len(thresholds) == 1 and (threshold := thresholds.pop()) is not None:
+        axes.axhline(threshold, color="grey", ls="--", lw=1, label=f"reward threshold {threshold:g}")
+    if not any(log.evaluations for log in trainlogs):
+        axes.text(0.5, 0.5, "no evaluations recorded yet", ha="center", va="center", transform=axes.transAxes)
+    axes.set_xlabel("environment steps")
+    axes.set_ylabel("greedy evaluation return (mean, min–max band)")
+    (algo, env_id), *others = sorted(kinds)
+    axes.set_title(f"{algo} on {env_id}, {len(trainlogs)} runs" if not others else f"{len(trainlogs)} runs")
+    axes.grid(alpha=0.3)
+    if axes.get_legend_handles_labels()[0]:
+        axes.figure.legend(loc="outside lower center", ncols=min(4, len(trainlogs) + 1), frameon=False)
+    return _save(figure, target)
+
+
+def _target(out: str | os.PathLike[str]) -> Path:
     target = Path(out)
     if target.suffix.lower() not in FORMATS:
         raise ConfigError(
             f"plot: out is {str(target)!r}; expected a file name ending in {', '.join(FORMATS)}", field="out"
         )
     check_replaceable(target, what="plot", error=ConfigError)
+    return target
+
+
+def _figure() -> tuple["Figure", "Axes"]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    trainlog = log if isinstance(log, TrainLog) else load_trainlog(log)
     figure = Figure(figsize=(8.0, 5.0), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    _draw(axes, trainlog)
+    return figure, figure.add_subplot()
+
+
+def _save(figure: "Figure", target: Path) -> Path:
     file_format, metadata = FORMATS[target.suffix.lower()]
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

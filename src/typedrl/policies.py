@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from typedrl._spaces import ActionKind
 from typedrl.collect import PolicyStep
 from typedrl.errors import InputError
+from typedrl.normalize import ObservationNormalizer
 
 __all__ = [
     "ActorCritic",
@@ -223,6 +224,10 @@ class ActorCritic(nn.Module):
     log-standard deviation is one learned parameter vector ``log_std`` ``[A]`` (initialised to ``log_std_init``),
     independent of the state, as in SB3's and CleanRL's PPO; greedy actions are the mean.
 
+    ``normalize_observations``: both networks see the observations through an
+    :class:`~typedrl.normalize.ObservationNormalizer` (``normalizer``), whose running statistics are buffers of
+    this module (saved with it, applied by :attr:`actor` too) and change only when its ``update`` is called.
+
     The two networks share no parameters; each of their layers is stored as a stacked pair (``weights[0]`` the
     actor's, ``weights[1]`` the critic's) so that one batched matrix product (``torch.baddbmm``) runs a layer of
     both. One forward therefore costs about half the operator calls of two separate MLPs, which is what bounds
@@ -245,8 +250,10 @@ class ActorCritic(nn.Module):
         action_kind: ActionKind = "discrete",
         action_shape: tuple[int, ...] | None = None,
         log_std_init: float = 0.0,
+        normalize_observations: bool = False,
     ) -> None:
         super().__init__()
+        self.normalizer = ObservationNormalizer(observation_size) if normalize_observations else None
         self.observation_size = observation_size
         self.n_actions = n_actions
         self.action_kind: ActionKind = action_kind
@@ -274,7 +281,10 @@ class ActorCritic(nn.Module):
 
     def forward(self, observations: Float[Tensor, " B *obs"]) -> tuple[Float[Tensor, " B A"], Float[Tensor, " B"]]:
         """Both networks at once: ``(logits, values)``."""
-        hidden = observations.flatten(1).unsqueeze(0).expand(2, -1, -1)
+        flat = observations.flatten(1)
+        if self.normalizer is not None:
+            flat = self.normalizer(flat)
+        hidden = flat.unsqueeze(0).expand(2, -1, -1)
         # The lists' own dicts: iterating a ParameterList indexes it by position, a Python call per element.
         weights = cast("ValuesView[Tensor]", self.weights._parameters.values())
         biases = cast("ValuesView[Tensor]", self.biases._parameters.values())

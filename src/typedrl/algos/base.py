@@ -19,7 +19,7 @@ from gymnasium.vector import VectorEnv
 from torch import nn
 
 from typedrl import _validate
-from typedrl._spaces import Spaces, agent_actions, read_spaces
+from typedrl._spaces import Spaces, agent_env, read_spaces
 from typedrl.config import AlgoConfig
 from typedrl.envs import make_env
 from typedrl.errors import ConfigError, InputError, TrainingError
@@ -235,11 +235,29 @@ def resolve_device(device: str) -> torch.device:
         raise ConfigError(str(error).removeprefix("config: "), "device") from None
 
 
+# Environment families that need a dependency of their own: the entry point's module, and typedrl's extra.
+_EXTRAS = {"gymnasium.envs.mujoco": "mujoco", "gymnasium.envs.box2d": "box2d"}
+
+
 def _cannot_make(env_id: str, error: BaseException) -> ConfigError:
+    if isinstance(error, gymnasium.error.DependencyNotInstalled):
+        extra = _extra_for(env_id)
+        if extra is not None:
+            return ConfigError(f'env_id is {env_id!r}: it needs an extra: pip install "typedrl[{extra}]"', "env_id")
     if isinstance(error, gymnasium.error.Error):
         return ConfigError(f"env_id is {env_id!r}: {error}", "env_id")
     detail = " ".join(f"{type(error).__name__}: {error}".split())
     return ConfigError(f"env_id is {env_id!r}: it cannot be made: {detail}", "env_id")
+
+
+def _extra_for(env_id: str) -> str | None:
+    """typedrl's extra that installs what ``env_id``'s family needs (``mujoco``, ``box2d``), or ``None``."""
+    try:
+        entry_point = gymnasium.spec(env_id).entry_point
+    except gymnasium.error.Error:
+        return None
+    module = entry_point.split(":")[0] if isinstance(entry_point, str) else getattr(entry_point, "__module__", "")
+    return next((extra for prefix, extra in _EXTRAS.items() if module.startswith(prefix)), None)
 
 
 def spaces_of(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> Spaces:
@@ -260,7 +278,7 @@ def spaces_of(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> Space
 
 def training_env(env_id: str, **kwargs: Any) -> tuple[VectorEnv[Any, Any, Any], Spaces]:
     """``make_env(env_id, **kwargs)`` for an agent: the checked vector env (taking action indices, see
-    :func:`~typedrl._spaces.agent_actions`) and its spaces.
+    :func:`~typedrl._spaces.agent_env`) and its spaces.
 
     Raises:
         ConfigError: the id is unknown or cannot be made (a missing module or dependency, a constructor that
@@ -278,4 +296,4 @@ def training_env(env_id: str, **kwargs: Any) -> tuple[VectorEnv[Any, Any, Any], 
     except ConfigError:
         env.close()
         raise
-    return agent_actions(env, layout), layout
+    return agent_env(env, layout), layout

@@ -35,13 +35,14 @@ import torch
 from gymnasium.vector import VectorEnv
 from torch import Tensor, nn
 
-from typedrl._spaces import Spaces, read_spaces
+from typedrl._spaces import Spaces, agent_env, read_spaces
 from typedrl.algos.base import UpdateStats, register, resolve_device, training_env
 from typedrl.algos.flat import FlatParameters
 from typedrl.collect import RolloutCollector
 from typedrl.config import PPO_PRESETS, PPOConfig
 from typedrl.errors import InputError, RolloutError, TrainingError
 from typedrl.losses import PPOLoss, ppo_loss, ppo_objective
+from typedrl.normalize import RewardScaler
 from typedrl.policies import ActorCritic, SampledPolicy
 from typedrl.records import ActorCriticSample
 from typedrl.returns import gae, normalize_advantages
@@ -62,7 +63,8 @@ class PPO:
         if env is None:
             self.env, layout = training_env(config.env_id, num_envs=config.num_envs, seed=config.seed)
         else:
-            self.env, layout = env, read_spaces(config.env_id, env.single_observation_space, env.single_action_space)
+            layout = read_spaces(config.env_id, env.single_observation_space, env.single_action_space)
+            self.env = agent_env(env, layout)  # one-hot observations, action indices or clipping, as training_env
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.model = _actor_critic(config, layout).to(self.device)
@@ -80,6 +82,8 @@ class PPO:
             seed=config.seed,
             device=self.device,
         )
+        # The agent learns from rewards scaled by the running return's std; logs and evaluation see raw ones.
+        self.reward_scaler = RewardScaler(self.env.num_envs, gamma=config.gamma) if config.normalize_rewards else None
         self.updates_done = 0
         self.env_steps = 0
 
@@ -109,8 +113,11 @@ class PPO:
         try:
             with torch.no_grad():
                 rollout = self.collector.collect()
+                rewards = rollout.rewards
+                if self.reward_scaler is not None:
+                    rewards = self.reward_scaler(rewards, rollout.done)
                 advantages = gae(
-                    rollout.rewards,
+                    rewards,
                     rollout.values,
                     rollout.next_values,
                     rollout.terminated,
@@ -182,6 +189,10 @@ class PPO:
                 break
             epochs_done += 1
         means = (totals / max(minibatches, 1)).cpu().tolist()
+        if model.normalizer is not None:
+            # After the update: collection and update of one rollout see the same statistics (the ratio starts at
+            # 1), and the next rollout is normalized with this one's observations folded in.
+            model.normalizer.update(sample.observations.flatten(1))
 
         self.updates_done = update
         self.env_steps += sample.batch_size
@@ -220,12 +231,15 @@ class PPO:
 
     def state(self) -> dict[str, Any]:
         """Progress and generator states, for a checkpoint (modules and optimizer are saved separately)."""
-        return {
+        state: dict[str, Any] = {
             "updates_done": self.updates_done,
             "env_steps": self.env_steps,
             "sampling": self.sampling.get_state(),
             "shuffling": self.shuffling.get_state(),
         }
+        if self.reward_scaler is not None:
+            state["reward_scaler"] = self.reward_scaler.state()
+        return state
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state` returned."""
@@ -233,6 +247,8 @@ class PPO:
         self.env_steps = int(state["env_steps"])
         self.sampling.set_state(state["sampling"])
         self.shuffling.set_state(state["shuffling"])
+        if self.reward_scaler is not None and "reward_scaler" in state:
+            self.reward_scaler.load_state(state["reward_scaler"])
 
     def close(self) -> None:
         """Close the training environments."""
@@ -242,6 +258,8 @@ class PPO:
         """Start new episodes at the next update, the environments reset with ``seed`` (a resumed run passes a
         seed of its own, so it does not replay the first episodes of the run)."""
         self.collector.restart(seed)
+        if self.reward_scaler is not None:
+            self.reward_scaler.returns[:] = 0.0  # new episodes: their discounted returns start at 0
 
 
 def explained_variance(values: Tensor, targets: Tensor) -> float | None:
@@ -277,6 +295,7 @@ def _actor_critic(config: PPOConfig, layout: Spaces) -> ActorCritic:
         action_kind=layout.action_kind,
         action_shape=layout.action_shape,
         log_std_init=config.log_std_init,
+        normalize_observations=config.normalize_observations,
     )
 
 

@@ -9,7 +9,10 @@ One update (the example's "epoch"), top to bottom (:meth:`Reinforce.update`):
    without bootstrap values: an episode cut by a time limit ends there, as in the example);
 3. one Adam step on ``L = −mean(Gₜ · log π(aₜ|sₜ))`` over every step of the update.
 
-The policy is ``Linear(obs → hidden) → Tanh → Linear(hidden → A)``.
+The policy is ``Linear(obs → hidden) → Tanh → Linear(hidden → A)``: the logits of a categorical over ``A``
+discrete actions, or for a Box action with ``A`` elements the mean of a diagonal Gaussian with a learned,
+state-independent ``log σ`` (:class:`GaussianPolicy`); the sampled Box action is stored and scored, the
+environment receives it clipped to its bounds.
 """
 
 import math
@@ -20,16 +23,23 @@ import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 from torch import nn
 
-from typedrl._spaces import Spaces, read_spaces
+from typedrl._spaces import Spaces, agent_env, read_spaces
 from typedrl.algos.base import UpdateStats, register, resolve_device, training_env
 from typedrl.algos.flat import FlatParameters
 from typedrl.config import REINFORCE_PRESETS, ReinforceConfig
 from typedrl.contract import autoreset_mode_of
-from typedrl.errors import ConfigError, InputError, TrainingError
-from typedrl.policies import categorical_entropy, categorical_log_prob, mlp, sample_categorical
+from typedrl.errors import InputError, TrainingError
+from typedrl.policies import (
+    categorical_entropy,
+    categorical_log_prob,
+    gaussian_entropy,
+    gaussian_log_prob,
+    mlp,
+    sample_categorical,
+)
 from typedrl.returns import discounted_returns
 
-__all__ = ["Reinforce"]
+__all__ = ["GaussianPolicy", "Reinforce"]
 
 
 class Reinforce:
@@ -48,15 +58,9 @@ class Reinforce:
                 env_kwargs=kwargs,
             )
         else:
-            self.env, layout = env, read_spaces(config.env_id, env.single_observation_space, env.single_action_space)
-        if layout.action_kind != "discrete":
-            if env is None:
-                self.env.close()
-            raise ConfigError(
-                f"env {config.env_id!r} has {layout.action_kind} actions; typedrl's REINFORCE supports Discrete "
-                "actions (PPO supports Box actions too)",
-                "env_id",
-            )
+            layout = read_spaces(config.env_id, env.single_observation_space, env.single_action_space)
+            self.env = agent_env(env, layout)  # one-hot observations, action indices or clipping, as training_env
+        self.layout = layout
         # Any autoreset mode: the environment's own (Gymnasium's native vector envs, the fastest, run NEXT_STEP).
         self._mode = autoreset_mode_of(self.env)
         with torch.random.fork_rng(devices=[]):
@@ -72,8 +76,9 @@ class Reinforce:
 
     @property
     def actor(self) -> nn.Module:
-        """The policy network (observation → logits): what greedy evaluation runs."""
-        return self.model
+        """The policy network (observation → logits, or the Gaussian's mean for Box actions): what greedy
+        evaluation runs."""
+        return _actor(self.model)
 
     def modules(self) -> dict[str, nn.Module]:
         """``{"model": the policy}`` for checkpoints."""
@@ -96,9 +101,13 @@ class Reinforce:
             # Copies: a vector env may hand back the same buffers at every step.
             observations = torch.tensor(observations_np, dtype=torch.float32, device=self.device)
             with torch.no_grad():
-                logits = self.model(observations.flatten(1))
-                uniform = torch.rand(n_envs, generator=self.sampling, device=self.device)
-                actions = sample_categorical(logits, uniform)
+                outputs = self.model(observations.flatten(1))
+                if isinstance(self.model, GaussianPolicy):
+                    noise = torch.randn(outputs.shape, generator=self.sampling, device=self.device)
+                    actions = (outputs + self.model.log_std.exp() * noise).reshape(n_envs, *self.layout.action_shape)
+                else:
+                    uniform = torch.rand(n_envs, generator=self.sampling, device=self.device)
+                    actions = sample_categorical(outputs, uniform)
             actions_np = actions.cpu().numpy()
             next_np, rewards, terminated, truncated, _ = env.step(actions_np)
             recording = open_envs & ~resetting
@@ -139,8 +148,14 @@ class Reinforce:
         # Every recorded episode ends inside the update, so the reward-to-go never crosses into unrecorded steps.
         reward_to_go = discounted_returns(rewards, terminated, truncated, gamma=self.config.gamma)
 
-        logits = self.model(observations[recorded].flatten(1))
-        log_probs = categorical_log_prob(logits, actions[recorded])
+        outputs = self.model(observations[recorded].flatten(1))
+        if isinstance(self.model, GaussianPolicy):
+            log_std = self.model.log_std
+            log_probs = gaussian_log_prob(outputs, log_std, actions[recorded].reshape(outputs.shape))
+            entropy = gaussian_entropy(log_std.detach(), outputs.shape[0])
+        else:
+            log_probs = categorical_log_prob(outputs, actions[recorded])
+            entropy = categorical_entropy(outputs.detach())
         loss = -(reward_to_go[recorded] * log_probs).mean()
         if not bool(torch.isfinite(loss)):
             raise TrainingError(f"update {update}: the policy-gradient loss is {float(loss)}")
@@ -162,7 +177,7 @@ class Reinforce:
             update=update,
             env_steps=self.env_steps,
             losses={"policy_gradient": float(loss.detach())},
-            entropy=float(categorical_entropy(logits.detach()).mean()),
+            entropy=float(entropy.mean()),
             learning_rate=self.config.learning_rate,
             episode_returns=tuple(episode_returns),
             episode_lengths=tuple(episode_lengths),
@@ -205,13 +220,37 @@ def _episodes(rewards: np.ndarray, ends: np.ndarray, recorded: np.ndarray) -> tu
     return returns, steps
 
 
-def _policy(config: ReinforceConfig, layout: Spaces) -> nn.Sequential:
-    return mlp(layout.observation_size, layout.n_actions, hidden=config.hidden, layers=1)
+class GaussianPolicy(nn.Module):
+    """REINFORCE's policy for Box actions: ``N(mean(s), diag(σ²))`` with ``mean`` the example's MLP (``A`` outputs,
+    the Box's elements) and ``log σ`` a learned vector ``[A]`` that does not depend on the state, starting at
+    ``log_std_init`` (as :class:`~typedrl.policies.ActorCritic` for PPO)."""
+
+    def __init__(self, mean: nn.Sequential, size: int, log_std_init: float) -> None:
+        super().__init__()
+        self.mean = mean
+        self.log_std = nn.Parameter(torch.full((size,), float(log_std_init)))
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        """The mean ``[B, A]`` of flat observations ``[B, obs]``."""
+        means: torch.Tensor = self.mean(observations)
+        return means
+
+
+def _policy(config: ReinforceConfig, layout: Spaces) -> nn.Module:
+    network = mlp(layout.observation_size, layout.n_actions, hidden=config.hidden, layers=1)
+    if layout.action_kind == "box":
+        return GaussianPolicy(network, layout.n_actions, config.log_std_init)
+    return network
+
+
+def _actor(policy: nn.Module) -> nn.Module:
+    """What greedy evaluation runs: the logits network, or the Gaussian's mean network."""
+    return policy.mean if isinstance(policy, GaussianPolicy) else policy
 
 
 def _evaluation_actor(config: ReinforceConfig, layout: Spaces) -> tuple[dict[str, nn.Module], nn.Module]:
     policy = _policy(config, layout)
-    return {"model": policy}, policy
+    return {"model": policy}, _actor(policy)
 
 
 register(
