@@ -33,8 +33,8 @@ def test_read_spaces_takes_floating_box_actions_and_refuses_the_rest() -> None:
     observations = spaces.Box(-1.0, 1.0, (3,), np.float32)
     layout = read_spaces("E", observations, spaces.Box(-1.0, 1.0, (2, 3), np.float32))
     assert (layout.action_kind, layout.action_shape, layout.n_actions) == ("box", (2, 3), 6)
-    for space in (spaces.Box(0, 3, (2,), np.int64), spaces.MultiDiscrete([2, 2]), spaces.Box(0.0, 1.0, (0,))):
-        supported = r"typedrl's agents support Box \(numeric\) or Discrete observations, and Discrete or Box"
+    for space in (spaces.Box(0, 3, (2,), np.int64), spaces.Box(0.0, 1.0, (0,))):
+        supported = r"typedrl's agents support Box \(numeric\) or Discrete observations, and Discrete, MultiDiscrete"
         with pytest.raises(ConfigError, match=supported):
             read_spaces("E", observations, space)
 
@@ -115,8 +115,10 @@ def test_records_hold_float_actions_with_their_own_shape() -> None:
     nan_actions[2, 1, 0] = math.nan
     with pytest.raises(RolloutError, match=r"^Rollout: actions\[2, 1, 0\] is nan; expected a finite float$"):
         Rollout(actions=nan_actions, **base)  # type: ignore[arg-type]
-    with pytest.raises(RolloutError, match=r"actions has shape \(3, 2, 2\) and dtype torch.int64; expected \[T, N\]"):
-        Rollout(actions=torch.zeros(horizon, n_envs, 2, dtype=torch.int64), **base)  # type: ignore[arg-type]
+    with pytest.raises(
+        RolloutError, match=r"actions has shape \(3, 2, 2, 1\) and dtype torch.int64; expected \[T, N\]"
+    ):
+        Rollout(actions=torch.zeros(horizon, n_envs, 2, 1, dtype=torch.int64), **base)  # type: ignore[arg-type]
     with pytest.raises(RolloutError, match=r"^Rollout: actions has shape \(3,\); expected \[T, N, \*act\]$"):
         Rollout(actions=torch.zeros(horizon), **base)  # type: ignore[arg-type]
 

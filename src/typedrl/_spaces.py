@@ -26,11 +26,15 @@ from typedrl.errors import ConfigError, TypedRLError
 
 __all__ = ["SUPPORTED", "ActionKind", "Spaces", "agent_env", "read_spaces"]
 
-SUPPORTED = "Box (numeric) or Discrete observations, and Discrete or Box (floating, with at least one element) actions"
+SUPPORTED = (
+    "Box (numeric) or Discrete observations, and Discrete, MultiDiscrete (one axis, starting at 0) or Box "
+    "(floating, with at least one element) actions"
+)
 """What the agents support today, as the errors say it."""
 
-ActionKind = Literal["discrete", "box"]
-"""How a policy acts: ``discrete`` (a categorical over ``A`` actions), ``box`` (a diagonal Gaussian)."""
+ActionKind = Literal["discrete", "multi_discrete", "box"]
+"""How a policy acts: ``discrete`` (a categorical over ``A`` actions), ``multi_discrete`` (one categorical per
+component, independent), ``box`` (a diagonal Gaussian)."""
 
 
 @dataclass(frozen=True)
@@ -42,13 +46,16 @@ class Spaces:
     observation_size: int
     """Elements of one observation, flattened for an MLP."""
     n_actions: int
-    """The actor's outputs: ``A`` discrete actions (logits), or the elements of a Box action (the mean)."""
+    """The actor's outputs: ``A`` discrete actions (logits), ``Σ nvec`` for MultiDiscrete (each component's
+    logits, in order), or the elements of a Box action (the mean)."""
     action_start: int
-    """The value of action index 0 (``Discrete.start``; 0 for Box actions)."""
+    """The value of action index 0 (``Discrete.start``; 0 for the other kinds)."""
     action_kind: ActionKind = "discrete"
-    """``discrete`` or ``box``."""
+    """``discrete``, ``multi_discrete`` or ``box``."""
     action_shape: tuple[int, ...] = ()
-    """The shape of one action in records (``*act``): ``()`` for Discrete, the Box's shape."""
+    """The shape of one action in records (``*act``): ``()`` for Discrete, ``(k,)`` for MultiDiscrete, the Box's."""
+    action_nvec: tuple[int, ...] = ()
+    """MultiDiscrete: the number of choices of each of the ``k`` components (``nvec``)."""
     one_hot_observations: bool = False
     """Whether the observations are ``Discrete`` and reach the agent one-hot."""
 
@@ -86,6 +93,23 @@ def read_spaces(
             observation_size=math.prod(shape),
             n_actions=int(action_space.n),
             action_start=int(action_space.start),
+            one_hot_observations=one_hot,
+        )
+    if (
+        isinstance(action_space, spaces.MultiDiscrete)
+        and action_space.nvec.ndim == 1
+        and action_space.nvec.size >= 1
+        and not np.any(action_space.start)
+    ):
+        nvec = tuple(int(size) for size in action_space.nvec)
+        return Spaces(
+            observation_shape=shape,
+            observation_size=math.prod(shape),
+            n_actions=sum(nvec),
+            action_start=0,
+            action_kind="multi_discrete",
+            action_shape=(len(nvec),),
+            action_nvec=nvec,
             one_hot_observations=one_hot,
         )
     if (

@@ -138,10 +138,13 @@ class _Rows:
 
 
 def _action_layout(space: object) -> tuple[tuple[int, ...], torch.dtype]:
-    """How the actions of one sub-environment's ``space`` are recorded: a Box's shape in float32; otherwise
-    int64 indices (Discrete, and any other space whose policy acts with one integer per row)."""
+    """How the actions of one sub-environment's ``space`` are recorded: a Box's shape in float32; a MultiDiscrete's
+    shape in int64; otherwise int64 indices (Discrete, and any other space whose policy acts with one integer per
+    row)."""
     if isinstance(space, spaces.Box) and np.issubdtype(space.dtype, np.floating):
         return tuple(int(size) for size in space.shape), torch.float32
+    if isinstance(space, spaces.MultiDiscrete):
+        return tuple(int(size) for size in space.shape), torch.int64
     return (), torch.int64
 
 

@@ -150,7 +150,7 @@ def _greedy_actions(
 ) -> np.ndarray:
     outputs = actor(torch.as_tensor(observations, dtype=torch.float32, device=device))
     expected = (observations.shape[0], layout.n_actions)
-    what = "logits" if layout.action_kind == "discrete" else "action means"
+    what = "action means" if layout.action_kind == "box" else "logits"
     if not isinstance(outputs, torch.Tensor) or tuple(outputs.shape) != expected:
         got = tuple(outputs.shape) if isinstance(outputs, torch.Tensor) else type(outputs).__name__
         raise EvaluationError(f"evaluate: step {step}: the actor returned {got}; expected {what} of shape {expected}")
@@ -159,6 +159,9 @@ def _greedy_actions(
     if bad.any():
         (episode,) = _validate.first_true(bad)
         raise EvaluationError(f"evaluate: step {step}, episode {episode}: the actor's {what} are not finite")
+    if layout.action_kind == "multi_discrete":  # argmax of each component's logits
+        splits = np.cumsum(layout.action_nvec)[:-1]
+        return np.stack([part.argmax(axis=1) for part in np.split(outputs_np, splits, axis=1)], axis=1)
     if layout.action_kind == "box":  # the mean, sent clipped to the bounds (agent_env)
         means: np.ndarray = outputs_np.astype(np.float32).reshape(-1, *layout.action_shape)
         return means

@@ -219,7 +219,10 @@ def gaussian_entropy(log_std: Float[Tensor, " A"], batch: int) -> Float[Tensor, 
 class ActorCritic(nn.Module):
     """Separate actor (observation → ``A`` outputs) and critic (observation → value) MLPs.
 
-    ``action_kind="discrete"``: the outputs are the logits of a categorical over ``A`` actions. ``"box"``: they are
+    ``action_kind="discrete"``: the outputs are the logits of a categorical over ``A`` actions.
+    ``"multi_discrete"``: they are the logits of ``k`` independent categoricals, ``action_nvec[i]`` each, in order
+    (``A = Σ nvec``); an action is ``[k]`` int64, its log-probability and entropy the sums over the components
+    (a product distribution, as SB3's ``MultiCategoricalDistribution``). ``"box"``: they are
     the mean ``μ`` of a diagonal Gaussian over a Box action with ``A`` elements (shape ``action_shape``), whose
     log-standard deviation is one learned parameter vector ``log_std`` ``[A]`` (initialised to ``log_std_init``),
     independent of the state, as in SB3's and CleanRL's PPO; greedy actions are the mean.
@@ -251,15 +254,22 @@ class ActorCritic(nn.Module):
         action_shape: tuple[int, ...] | None = None,
         log_std_init: float = 0.0,
         normalize_observations: bool = False,
+        action_nvec: tuple[int, ...] = (),
     ) -> None:
         super().__init__()
         self.normalizer = ObservationNormalizer(observation_size) if normalize_observations else None
         self.observation_size = observation_size
         self.n_actions = n_actions
         self.action_kind: ActionKind = action_kind
-        self.action_shape: tuple[int, ...] = () if action_kind == "discrete" else (action_shape or (n_actions,))
-        if math.prod(self.action_shape) != (1 if action_kind == "discrete" else n_actions):
-            raise ValueError(f"ActorCritic: action_shape {self.action_shape} does not hold {n_actions} elements")
+        self.action_nvec: tuple[int, ...] = tuple(action_nvec)
+        if action_kind == "multi_discrete":
+            if not self.action_nvec or sum(self.action_nvec) != n_actions or min(self.action_nvec) < 1:
+                raise ValueError(f"ActorCritic: action_nvec {self.action_nvec} does not split {n_actions} logits")
+            self.action_shape: tuple[int, ...] = (len(self.action_nvec),)
+        else:
+            self.action_shape = () if action_kind == "discrete" else (action_shape or (n_actions,))
+            if math.prod(self.action_shape) != (1 if action_kind == "discrete" else n_actions):
+                raise ValueError(f"ActorCritic: action_shape {self.action_shape} does not hold {n_actions} elements")
         if action_kind == "box":
             self.log_std = nn.Parameter(torch.full((n_actions,), float(log_std_init)))
         self.activation = torch.tanh if activation == "tanh" else torch.relu
@@ -306,9 +316,11 @@ class ActorCritic(nn.Module):
     def noise(self, batch: int, generator: torch.Generator, like: Tensor) -> Tensor:
         """The random numbers :meth:`act` needs for ``batch`` rows, drawn from ``generator`` on ``like``'s device
         in its dtype: one uniform number in ``[0, 1)`` per row (discrete, ``[B]``), or ``A`` standard normal
-        numbers per row (box, ``[B, A]``)."""
+        numbers per row (box, ``[B, A]``); one uniform number per component (multi_discrete, ``[B, k]``)."""
         if self.action_kind == "discrete":
             return torch.rand(batch, generator=generator, device=like.device, dtype=like.dtype)
+        if self.action_kind == "multi_discrete":
+            return torch.rand(batch, len(self.action_nvec), generator=generator, device=like.device, dtype=like.dtype)
         return torch.randn(batch, self.n_actions, generator=generator, device=like.device, dtype=like.dtype)
 
     def act(self, observations: Float[Tensor, " B *obs"], noise: Float[Tensor, " B *noise"]) -> PolicyStep:
@@ -319,6 +331,14 @@ class ActorCritic(nn.Module):
         if self.action_kind == "discrete":
             actions = sample_categorical(outputs, noise)
             return PolicyStep(actions, categorical_log_prob(outputs, actions), values)
+        if self.action_kind == "multi_discrete":
+            parts = torch.split(outputs, list(self.action_nvec), dim=-1)
+            chosen = [sample_categorical(logits, noise[:, index]) for index, logits in enumerate(parts)]
+            log_prob = sum(
+                (categorical_log_prob(logits, action) for logits, action in zip(parts, chosen, strict=True)),
+                start=torch.zeros_like(values),
+            )
+            return PolicyStep(torch.stack(chosen, dim=-1), log_prob, values)
         flat = outputs + self.log_std.exp() * noise
         log_probs = gaussian_log_prob(outputs, self.log_std, flat)
         return PolicyStep(flat.reshape(-1, *self.action_shape), log_probs, values)
@@ -331,6 +351,13 @@ class ActorCritic(nn.Module):
         :func:`gaussian_entropy`)."""
         if self.action_kind == "discrete":
             return categorical_log_prob_and_entropy(outputs, actions)
+        if self.action_kind == "multi_discrete":
+            log_probs = torch.zeros(outputs.shape[0], dtype=outputs.dtype, device=outputs.device)
+            entropies = torch.zeros_like(log_probs)
+            for index, logits in enumerate(torch.split(outputs, list(self.action_nvec), dim=-1)):
+                log_prob, entropy = categorical_log_prob_and_entropy(logits, actions[:, index])
+                log_probs, entropies = log_probs + log_prob, entropies + entropy
+            return log_probs, entropies
         flat = actions.reshape(outputs.shape)
         return gaussian_log_prob(outputs, self.log_std, flat), gaussian_entropy(self.log_std, outputs.shape[0])
 
@@ -341,6 +368,10 @@ class ActorCritic(nn.Module):
         outputs = self.logits(observations)
         if self.action_kind == "discrete":
             return greedy_actions(outputs)
+        if self.action_kind == "multi_discrete":
+            return torch.stack(
+                [greedy_actions(part) for part in torch.split(outputs, list(self.action_nvec), dim=-1)], dim=-1
+            )
         return outputs.reshape(-1, *self.action_shape)
 
 

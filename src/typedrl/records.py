@@ -8,8 +8,9 @@ actions, rewards, values and log-probabilities) are hand-written, cheap and **al
 steps; expected horizon 64``. While :mod:`typedrl.checks` is on, jaxtyping + beartype also bind ``T``, ``N``,
 ``*obs`` and ``*act`` across the fields.
 
-Actions are int64 indices ``[T, N]`` for Discrete action spaces and floating ``[T, N, *act]`` for Box ones (the
-sampled action, before clipping to the bounds); docs/conventions.md has the table of spaces.
+Actions are int64 indices ``[T, N]`` for Discrete action spaces, ``[T, N, k]`` for MultiDiscrete ones, and floating
+``[T, N, *act]`` for Box ones (the sampled action, before clipping to the bounds); docs/conventions.md has the table
+of spaces.
 
 Field meanings follow the conventions: ``next_values[t]`` is ``V(s_{t+1})`` for the observation step ``t`` really
 produced (the episode's final observation at a done step); ``terminated`` stops bootstrapping, ``truncated``
@@ -197,11 +198,11 @@ def _check_dtypes(where: str, record: Any, float_names: Sequence[str], *, rank: 
             raise RolloutError(
                 f"{where}: actions has dtype {actions.dtype}; expected torch.int64 (discrete) or a floating dtype (Box)"
             )
-        if actions.dim() != rank:
-            layout = "[T, N]" if rank == 2 else "[B]"
+        if actions.dim() > rank + 1:
+            layout = "[T, N] or [T, N, k]" if rank == 2 else "[B] or [B, k]"
             raise RolloutError(
                 f"{where}: actions has shape {tuple(actions.shape)} and dtype torch.int64; expected {layout} "
-                "(discrete action indices)"
+                "(discrete action indices, one per MultiDiscrete component)"
             )
     first = float_names[0]
     dtype = getattr(record, first).dtype

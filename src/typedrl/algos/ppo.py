@@ -215,7 +215,8 @@ class PPO:
         self, outputs: Tensor, values: Tensor, batch: ActorCriticSample, advantages: Tensor, clip: float
     ) -> PPOLoss:
         """PPO's loss on one minibatch: :func:`~typedrl.ppo_loss` (closed-form gradient) for discrete actions,
-        :func:`~typedrl.losses.ppo_objective` on the Gaussian's log-probabilities and entropy for Box actions."""
+        :func:`~typedrl.losses.ppo_objective` on the policy's log-probabilities and entropy for the other kinds
+        (the Gaussian of Box actions, the product of categoricals of MultiDiscrete ones)."""
         config = self.config
         options: dict[str, Any] = {
             "clip": clip,
@@ -296,6 +297,7 @@ def _actor_critic(config: PPOConfig, layout: Spaces) -> ActorCritic:
         action_shape=layout.action_shape,
         log_std_init=config.log_std_init,
         normalize_observations=config.normalize_observations,
+        action_nvec=layout.action_nvec,
     )
 
 

@@ -105,6 +105,13 @@ class Reinforce:
                 if isinstance(self.model, GaussianPolicy):
                     noise = torch.randn(outputs.shape, generator=self.sampling, device=self.device)
                     actions = (outputs + self.model.log_std.exp() * noise).reshape(n_envs, *self.layout.action_shape)
+                elif self.layout.action_kind == "multi_discrete":
+                    nvec = self.layout.action_nvec
+                    uniform = torch.rand(n_envs, len(nvec), generator=self.sampling, device=self.device)
+                    parts = torch.split(outputs, list(nvec), dim=-1)
+                    actions = torch.stack(
+                        [sample_categorical(logits, uniform[:, index]) for index, logits in enumerate(parts)], dim=-1
+                    )
                 else:
                     uniform = torch.rand(n_envs, generator=self.sampling, device=self.device)
                     actions = sample_categorical(outputs, uniform)
@@ -153,6 +160,16 @@ class Reinforce:
             log_std = self.model.log_std
             log_probs = gaussian_log_prob(outputs, log_std, actions[recorded].reshape(outputs.shape))
             entropy = gaussian_entropy(log_std.detach(), outputs.shape[0])
+        elif self.layout.action_kind == "multi_discrete":  # a product of categoricals: sums over components
+            chosen, parts = actions[recorded], torch.split(outputs, list(self.layout.action_nvec), dim=-1)
+            log_probs = sum(
+                (categorical_log_prob(logits, chosen[:, index]) for index, logits in enumerate(parts)),
+                start=torch.zeros(outputs.shape[0], device=outputs.device),
+            )
+            entropy = sum(
+                (categorical_entropy(logits.detach()) for logits in parts),
+                start=torch.zeros(outputs.shape[0], device=outputs.device),
+            )
         else:
             log_probs = categorical_log_prob(outputs, actions[recorded])
             entropy = categorical_entropy(outputs.detach())
