@@ -368,6 +368,36 @@ def reinforce_ratio(data: Data) -> str:
     return f"×{data['summary']['time_ratio']:.2f}"
 
 
+def continuous_table(data: Data) -> str:
+    """Per seed and label: the final greedy mean return and the training seconds; then IQM [CI] and medians."""
+    rows = data["results"]
+    labels = list(dict.fromkeys(row["label"] for row in rows))
+    seeds = sorted({row["seed"] for row in rows})
+    body = []
+    for seed in seeds:
+        cells = [str(seed)]
+        for label in labels:
+            row = next(row for row in rows if row["label"] == label and row["seed"] == seed)
+            final = row["points"][-1]
+            cells.append(f"{final['mean']:.1f} ({final['seconds']:.1f} s)")
+        body.append(cells)
+    summary = data["summary"]
+    iqm_cells = []
+    for label in labels:
+        interval = summary[label]["final_mean_iqm"]
+        iqm = "–" if interval is None else f"{interval['iqm']:.1f} [{interval['low']:.1f}, {interval['high']:.1f}]"
+        iqm_cells.append(f"IQM {iqm}; median {summary[label]['seconds_median']:.1f} s")
+    body.append(["all", *iqm_cells])
+    env_id = data["settings"]["env_id"]
+    header = ["seed", *[f"{label}: final greedy mean on {env_id} (training seconds)" for label in labels]]
+    return markdown_table(header, body)
+
+
+def continuous_ratio(data: Data) -> str:
+    """typedrl's median training seconds over SB3's."""
+    return f"×{data['summary']['seconds_ratio']:.2f}"
+
+
 # (benchmark, part) -> renderer; part "" is the plain ``<!-- bench-table: NAME -->``.
 TABLES: dict[tuple[str, str], Callable[[Data], str]] = {
     ("returns", ""): returns_table,
@@ -379,6 +409,7 @@ TABLES: dict[tuple[str, str], Callable[[Data], str]] = {
     ("ppo", "medians"): curves_medians,
     ("ppo", "acrobot"): ppo_acrobot,
     ("reinforce", ""): reinforce_table,
+    ("continuous", ""): continuous_table,
 }
 FIGURES: dict[tuple[str, str], Callable[[Data], str]] = {
     ("returns", "checks"): returns_checks,
@@ -390,6 +421,7 @@ FIGURES: dict[tuple[str, str], Callable[[Data], str]] = {
     ("records", "jaxtyping"): records_jaxtyping,
     ("ppo", "targets"): ppo_targets,
     ("reinforce", "ratio"): reinforce_ratio,
+    ("continuous", "ratio"): continuous_ratio,
 }
 
 
