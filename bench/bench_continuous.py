@@ -167,10 +167,9 @@ def main() -> None:
         "typedrl": config.model_dump(mode="json"),
         "sb3": {**SB3_PENDULUM, "total_timesteps": steps},
     }
-    path = _results.write(
+    _results.write(
         "continuous", args, settings=settings, results=rows, summary=summary, peers=("stable-baselines3", "rliable")
     )
-    print(f"\nresults written to {path}")
 
 
 if __name__ == "__main__":
