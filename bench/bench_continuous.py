@@ -16,6 +16,7 @@ import argparse
 import importlib.util
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 import _results
@@ -35,7 +36,7 @@ MAX_STEPS = 200
 SB3_LABEL = "SB3 (rl-zoo)"
 TYPEDRL_LABEL = "typedrl (pendulum preset)"
 # rl-baselines3-zoo, hyperparams/ppo.yml, Pendulum-v1 ("Tuned").
-SB3_PENDULUM = {
+SB3_PENDULUM: dict[str, Any] = {
     "n_envs": 4,
     "n_steps": 1024,
     "gae_lambda": 0.95,
@@ -48,6 +49,8 @@ SB3_PENDULUM = {
     "sde_sample_freq": 4,
 }
 SB3_STEPS = 100_000
+Points = list[tuple[int, float, float]]
+"""A learning curve: (environment steps, training seconds, greedy mean return) after each update."""
 
 
 def greedy(actor: nn.Module) -> float:
@@ -133,7 +136,9 @@ def main() -> None:
     seeds = range(1 if smoke else args.seeds)
     rows: list[dict[str, Any]] = []
     for seed in seeds:
-        runs = [(TYPEDRL_LABEL, lambda: run_typedrl(config.model_copy(update={"seed": seed})))]
+        runs: list[tuple[str, Callable[[], Points]]] = [
+            (TYPEDRL_LABEL, lambda: run_typedrl(config.model_copy(update={"seed": seed})))
+        ]
         if not args.no_sb3:
             runs.insert(0, (SB3_LABEL, lambda: run_sb3(seed, steps)))
         for label, run in runs:
