@@ -48,7 +48,6 @@ SB3_PENDULUM: dict[str, Any] = {
     "use_sde": True,
     "sde_sample_freq": 4,
 }
-SB3_STEPS = 100_000
 Points = list[tuple[int, float, float]]
 """A learning curve: (environment steps, training seconds, greedy mean return) after each update."""
 
