@@ -394,8 +394,9 @@ def continuous_table(data: Data) -> str:
 
 
 def continuous_ratio(data: Data) -> str:
-    """typedrl's median training seconds over SB3's."""
-    return f"×{data['summary']['seconds_ratio']:.2f}"
+    """typedrl's median training seconds over SB3's (a run without the peer has no ratio: it says so)."""
+    ratio = data["summary"].get("seconds_ratio")
+    return "× (no peer in this run)" if ratio is None else f"×{ratio:.2f}"
 
 
 # (benchmark, part) -> renderer; part "" is the plain ``<!-- bench-table: NAME -->``.
