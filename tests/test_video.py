@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import torch
@@ -47,3 +48,11 @@ def test_the_command_line_records_every_episode(tmp_path: Path) -> None:
     assert result.stdout.splitlines()[-1] == f"videos: {tmp_path / 'v'}"
     names = sorted(path.name for path in (tmp_path / "v").iterdir())
     assert names == ["CartPole-v1-seed-10000-episode-0.mp4", "CartPole-v1-seed-10001-episode-0.mp4"]
+
+
+def test_several_episodes_share_the_folder_without_warnings(tmp_path: Path) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        evaluate(_actor(), "CartPole-v1", episodes=3, base_seed=0, max_steps=20, video_dir=tmp_path / "videos")
+    assert not [warning for warning in caught if "Overwriting existing videos" in str(warning.message)]
+    assert len(list((tmp_path / "videos").glob("*.mp4"))) == 3

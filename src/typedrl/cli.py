@@ -311,8 +311,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     from typedrl.runner import resumed_config
 
     if args.video is not None:
-        # MuJoCo draws through OpenGL: off-screen, on a machine without a display, that is EGL (Gymnasium's docs).
+        # Frames are drawn off-screen: MuJoCo through OpenGL, which without a display means EGL (Gymnasium's
+        # docs); pygame (classic control) through SDL, whose dummy video driver opens no window and probes none.
         os.environ.setdefault("MUJOCO_GL", "egl")
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     path = resolve_checkpoint_path(args.checkpoint)
     checkpoint = load_checkpoint(path)
     config = resumed_config(checkpoint)

@@ -89,9 +89,17 @@ def _recorded(name: str, env_kwargs: dict[str, Any], video_dir: Path, prefix: st
     """One sub-environment rendering ``rgb_array`` frames, its first episode recorded to ``video_dir``."""
     env = gym.make(name, render_mode="rgb_array", **{"disable_env_checker": True, **env_kwargs})
     try:
-        return gym.wrappers.RecordVideo(
-            env, str(video_dir), episode_trigger=lambda episode: episode == 0, name_prefix=prefix, disable_logger=True
-        )
+        with warnings.catch_warnings():
+            # Every episode's recorder shares the folder, so all but the first would warn that it exists; each
+            # writes a file of its own name (one of the same name from an earlier call is replaced, as documented).
+            warnings.filterwarnings("ignore", message=".*Overwriting existing videos", category=UserWarning)
+            return gym.wrappers.RecordVideo(
+                env,
+                str(video_dir),
+                episode_trigger=lambda episode: episode == 0,
+                name_prefix=prefix,
+                disable_logger=True,
+            )
     except gym.error.DependencyNotInstalled as error:
         env.close()
         raise EvaluationError(
@@ -191,8 +199,8 @@ def evaluate(
     actor sees a ``Discrete`` one one-hot).
 
     ``video_dir``: record each episode as ``{env_id}-seed-{base_seed + k}-episode-0.mp4`` in this directory
-    (created if missing; Gymnasium's ``RecordVideo``, the environment rendering ``rgb_array`` frames). The returns
-    are the same as without it.
+    (created if missing; a file of the same name is replaced; Gymnasium's ``RecordVideo``, the environment
+    rendering ``rgb_array`` frames). The returns are the same as without it.
 
     Raises:
         EvaluationError: a bad argument, an unsupported environment, a non-finite logit, an actor output of
