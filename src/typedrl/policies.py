@@ -21,7 +21,7 @@ that row, which stays visible (a non-finite loss stops training).
 
 import itertools
 import math
-from collections.abc import ValuesView
+from collections.abc import Sequence, ValuesView
 from typing import Literal, cast
 
 import torch
@@ -43,7 +43,9 @@ __all__ = [
     "gaussian_log_prob",
     "greedy_actions",
     "mlp",
+    "multi_categorical_log_prob_and_entropy",
     "sample_categorical",
+    "sample_multi_categorical",
 ]
 
 Activation = Literal["tanh", "relu"]
@@ -193,6 +195,32 @@ def categorical_entropy(logits: Float[Tensor, " B A"]) -> Float[Tensor, " B"]:
     return 0.0 - (safe.exp() * safe).sum(dim=-1)  # 0 − x, not −x: a certain action has entropy +0, not −0
 
 
+def sample_multi_categorical(
+    logits: Float[Tensor, " B A"], nvec: Sequence[int], uniform: Float[Tensor, " B k"]
+) -> Int[Tensor, " B k"]:
+    """Sample each of ``k = len(nvec)`` independent categoricals (a MultiDiscrete action): the logits ``[B, A]``
+    are ``k`` consecutive groups of ``nvec[i]`` (``A = Σ nvec``), component ``i`` is drawn from group ``i`` by
+    :func:`sample_categorical` with ``uniform[:, i]``. Returns ``[B, k]`` int64; errors as
+    :func:`sample_categorical`."""
+    parts = torch.split(logits, list(nvec), dim=-1)
+    return torch.stack([sample_categorical(part, uniform[:, index]) for index, part in enumerate(parts)], dim=-1)
+
+
+def multi_categorical_log_prob_and_entropy(
+    logits: Float[Tensor, " B A"], nvec: Sequence[int], actions: Int[Tensor, " B k"]
+) -> tuple[Float[Tensor, " B"], Float[Tensor, " B"]]:
+    """``log π(a|s) = Σᵢ log πᵢ(aᵢ|s)`` and ``H[π] = Σᵢ H[πᵢ]`` of the product of ``k = len(nvec)`` independent
+    categoricals (SB3's ``MultiCategoricalDistribution``), logits grouped as in :func:`sample_multi_categorical`,
+    actions ``[B, k]``. Each component follows :func:`categorical_log_prob_and_entropy` (masked actions,
+    errors)."""
+    log_probs = torch.zeros(logits.shape[0], dtype=logits.dtype, device=logits.device)
+    entropies = torch.zeros_like(log_probs)
+    for index, part in enumerate(torch.split(logits, list(nvec), dim=-1)):
+        log_prob, entropy = categorical_log_prob_and_entropy(part, actions[:, index])
+        log_probs, entropies = log_probs + log_prob, entropies + entropy
+    return log_probs, entropies
+
+
 _HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
 
 
@@ -332,13 +360,9 @@ class ActorCritic(nn.Module):
             actions = sample_categorical(outputs, noise)
             return PolicyStep(actions, categorical_log_prob(outputs, actions), values)
         if self.action_kind == "multi_discrete":
-            parts = torch.split(outputs, list(self.action_nvec), dim=-1)
-            chosen = [sample_categorical(logits, noise[:, index]) for index, logits in enumerate(parts)]
-            log_prob = sum(
-                (categorical_log_prob(logits, action) for logits, action in zip(parts, chosen, strict=True)),
-                start=torch.zeros_like(values),
-            )
-            return PolicyStep(torch.stack(chosen, dim=-1), log_prob, values)
+            chosen = sample_multi_categorical(outputs, self.action_nvec, noise)
+            log_prob, _ = multi_categorical_log_prob_and_entropy(outputs, self.action_nvec, chosen)
+            return PolicyStep(chosen, log_prob, values)
         flat = outputs + self.log_std.exp() * noise
         log_probs = gaussian_log_prob(outputs, self.log_std, flat)
         return PolicyStep(flat.reshape(-1, *self.action_shape), log_probs, values)
@@ -352,12 +376,7 @@ class ActorCritic(nn.Module):
         if self.action_kind == "discrete":
             return categorical_log_prob_and_entropy(outputs, actions)
         if self.action_kind == "multi_discrete":
-            log_probs = torch.zeros(outputs.shape[0], dtype=outputs.dtype, device=outputs.device)
-            entropies = torch.zeros_like(log_probs)
-            for index, logits in enumerate(torch.split(outputs, list(self.action_nvec), dim=-1)):
-                log_prob, entropy = categorical_log_prob_and_entropy(logits, actions[:, index])
-                log_probs, entropies = log_probs + log_prob, entropies + entropy
-            return log_probs, entropies
+            return multi_categorical_log_prob_and_entropy(outputs, self.action_nvec, actions)
         flat = actions.reshape(outputs.shape)
         return gaussian_log_prob(outputs, self.log_std, flat), gaussian_entropy(self.log_std, outputs.shape[0])
 

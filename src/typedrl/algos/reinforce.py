@@ -35,7 +35,9 @@ from typedrl.policies import (
     gaussian_entropy,
     gaussian_log_prob,
     mlp,
+    multi_categorical_log_prob_and_entropy,
     sample_categorical,
+    sample_multi_categorical,
 )
 from typedrl.returns import discounted_returns
 
@@ -108,10 +110,7 @@ class Reinforce:
                 elif self.layout.action_kind == "multi_discrete":
                     nvec = self.layout.action_nvec
                     uniform = torch.rand(n_envs, len(nvec), generator=self.sampling, device=self.device)
-                    parts = torch.split(outputs, list(nvec), dim=-1)
-                    actions = torch.stack(
-                        [sample_categorical(logits, uniform[:, index]) for index, logits in enumerate(parts)], dim=-1
-                    )
+                    actions = sample_multi_categorical(outputs, nvec, uniform)
                 else:
                     uniform = torch.rand(n_envs, generator=self.sampling, device=self.device)
                     actions = sample_categorical(outputs, uniform)
@@ -161,15 +160,10 @@ class Reinforce:
             log_probs = gaussian_log_prob(outputs, log_std, actions[recorded].reshape(outputs.shape))
             entropy = gaussian_entropy(log_std.detach(), outputs.shape[0])
         elif self.layout.action_kind == "multi_discrete":  # a product of categoricals: sums over components
-            chosen, parts = actions[recorded], torch.split(outputs, list(self.layout.action_nvec), dim=-1)
-            log_probs = sum(
-                (categorical_log_prob(logits, chosen[:, index]) for index, logits in enumerate(parts)),
-                start=torch.zeros(outputs.shape[0], device=outputs.device),
+            log_probs, entropy = multi_categorical_log_prob_and_entropy(
+                outputs, self.layout.action_nvec, actions[recorded]
             )
-            entropy = sum(
-                (categorical_entropy(logits.detach()) for logits in parts),
-                start=torch.zeros(outputs.shape[0], device=outputs.device),
-            )
+            entropy = entropy.detach()
         else:
             log_probs = categorical_log_prob(outputs, actions[recorded])
             entropy = categorical_entropy(outputs.detach())
