@@ -215,8 +215,11 @@ def test_safely_castable_values_pass() -> None:
 
 def test_contract_for_unsupported_spaces_and_bad_options() -> None:
     dict_space = spaces.Dict({"x": spaces.Discrete(2)})
-    with pytest.raises(InputError, match=r"observation_space is Dict"):
-        Contract(dict_space, spaces.Discrete(2))
+    assert Contract(dict_space, spaces.Discrete(2)).observation_space == dict_space  # checked part by part
+    with pytest.raises(InputError, match=r"observation_space is Text\(.*\(or a Dict or Tuple of them\)"):
+        Contract(spaces.Dict({"x": spaces.Text(3)}), spaces.Discrete(2))
+    with pytest.raises(InputError, match=r"action_space is Dict\(.*MultiBinary space$"):
+        Contract(spaces.Discrete(2), dict_space)
     with pytest.raises(HyperparameterError, match="on_violation is 'ignore'"):
         Contract(spaces.Discrete(2), spaces.Discrete(2), on_violation="ignore")  # type: ignore[arg-type]
     with pytest.raises(HyperparameterError, match="reward_range"):

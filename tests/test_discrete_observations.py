@@ -14,10 +14,10 @@ from typedrl.evaluation import evaluate
 
 def test_read_spaces_one_hots_discrete_observations() -> None:
     layout = read_spaces("E", spaces.Discrete(16), spaces.Discrete(4))
-    assert layout.one_hot_observations
+    assert layout.flattened_observations
     assert layout.observation_shape == (16,)
     assert layout.observation_size == 16
-    assert not read_spaces("E", spaces.Box(-1.0, 1.0, (3,)), spaces.Discrete(2)).one_hot_observations
+    assert not read_spaces("E", spaces.Box(-1.0, 1.0, (3,)), spaces.Discrete(2)).flattened_observations
 
 
 def test_ppo_collects_one_hot_observations_on_frozen_lake() -> None:

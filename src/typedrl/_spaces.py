@@ -8,14 +8,17 @@ supported, whichever command meets it first (training, evaluation).
 Discrete actions in records are indices ``k ∈ [0, n)``; a ``Discrete(n, start)`` environment receives
 ``start + k`` (docs/conventions.md). ``Box`` actions in records are what the policy sampled; the environment
 receives them clipped to the space's bounds (what SB3 and CleanRL do). A ``Discrete(n)`` observation reaches the
-networks one-hot (``n`` numbers, Gymnasium's ``FlattenObservation``). :func:`agent_env` wraps a checked vector env
-so that the agent sees flat observations and sends indices or unclipped actions, and the environment, checked by
-the contract, sees and receives its own.
+networks one-hot (``n`` numbers), a ``Dict`` or ``Tuple`` one as one flat vector: its parts flattened (a Box
+row-major, a Discrete one-hot) and concatenated in the space's order, a ``Dict``'s being its keys' order (Gymnasium
+sorts the keys of a plain ``dict``), all by Gymnasium's ``FlattenObservation``.
+
+:func:`agent_env` wraps a checked vector env so that the agent sees flat observations and sends indices or
+unclipped actions, and the environment, checked by the contract, sees and receives its own.
 """
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from gymnasium import spaces
@@ -27,8 +30,8 @@ from typedrl.errors import ConfigError, TypedRLError
 __all__ = ["SUPPORTED", "ActionKind", "Spaces", "agent_env", "read_spaces"]
 
 SUPPORTED = (
-    "Box (numeric) or Discrete observations, and Discrete, MultiDiscrete (one axis, starting at 0) or Box "
-    "(floating, with at least one element) actions"
+    "Box (numeric) or Discrete observations, or a Dict or Tuple of those (nested too), and Discrete, MultiDiscrete "
+    "(one axis, starting at 0) or Box (floating, with at least one element) actions"
 )
 """What the agents support today, as the errors say it."""
 
@@ -56,8 +59,9 @@ class Spaces:
     """The shape of one action in records (``*act``): ``()`` for Discrete, ``(k,)`` for MultiDiscrete, the Box's."""
     action_nvec: tuple[int, ...] = ()
     """MultiDiscrete: the number of choices of each of the ``k`` components (``nvec``)."""
-    one_hot_observations: bool = False
-    """Whether the observations are ``Discrete`` and reach the agent one-hot."""
+    flattened_observations: bool = False
+    """Whether the observations reach the agent flattened by Gymnasium's ``FlattenObservation``: ``Discrete``
+    (one-hot), ``Dict`` and ``Tuple`` (the parts flattened and concatenated in the space's order)."""
 
 
 def read_spaces(
@@ -76,24 +80,20 @@ def read_spaces(
         message = f"env {env_id!r} has {space} {kind}; typedrl's agents support {SUPPORTED}"
         return ConfigError(message, "env_id") if error is ConfigError else error(message)
 
-    one_hot = isinstance(observation_space, spaces.Discrete)
-    if isinstance(observation_space, spaces.Discrete):
-        shape: tuple[int, ...] = (int(observation_space.n),)
-    elif (
-        isinstance(observation_space, spaces.Box)
-        and np.issubdtype(observation_space.dtype, np.number)
-        and observation_space.dtype != np.bool_
-    ):
-        shape = tuple(int(size) for size in observation_space.shape)
-    else:
+    flattened = not isinstance(observation_space, spaces.Box)
+    if not _observable(observation_space):
         raise refuse("observations", observation_space)
+    if isinstance(observation_space, spaces.Box):
+        shape: tuple[int, ...] = tuple(int(size) for size in observation_space.shape)
+    else:
+        shape = (int(spaces.flatdim(cast("spaces.Space[Any]", observation_space))),)
     if isinstance(action_space, spaces.Discrete):
         return Spaces(
             observation_shape=shape,
             observation_size=math.prod(shape),
             n_actions=int(action_space.n),
             action_start=int(action_space.start),
-            one_hot_observations=one_hot,
+            flattened_observations=flattened,
         )
     if (
         isinstance(action_space, spaces.MultiDiscrete)
@@ -110,7 +110,7 @@ def read_spaces(
             action_kind="multi_discrete",
             action_shape=(len(nvec),),
             action_nvec=nvec,
-            one_hot_observations=one_hot,
+            flattened_observations=flattened,
         )
     if (
         isinstance(action_space, spaces.Box)
@@ -125,20 +125,33 @@ def read_spaces(
             action_start=0,
             action_kind="box",
             action_shape=action_shape,
-            one_hot_observations=one_hot,
+            flattened_observations=flattened,
         )
     raise refuse("actions", action_space)
 
 
+def _observable(space: object) -> bool:
+    """A numeric Box, a Discrete, or a Dict or Tuple (with at least one part) of those, nested to any depth."""
+    if isinstance(space, spaces.Box):
+        return bool(np.issubdtype(space.dtype, np.number)) and space.dtype != np.bool_
+    if isinstance(space, spaces.Discrete):
+        return True
+    if isinstance(space, spaces.Dict | spaces.Tuple):
+        parts = list(space.spaces.values()) if isinstance(space, spaces.Dict) else list(space.spaces)
+        return bool(parts) and all(_observable(part) for part in parts)
+    return False
+
+
 def agent_env(env: VectorEnv[Any, Any, Any], layout: Spaces) -> VectorEnv[Any, Any, Any]:
-    """``env`` as the agent sees it: ``Discrete`` observations one-hot (Gymnasium's ``FlattenObservation``), and
+    """``env`` as the agent sees it: ``Discrete`` observations one-hot and ``Dict`` / ``Tuple`` ones flattened
+    (Gymnasium's ``FlattenObservation``), and
     taking the agent's actions: Discrete action indices ``k ∈ [0, n)`` sent as ``start + k``, Box actions of any
     value sent clipped to the bounds (Gymnasium's ``ClipAction``). ``env`` itself when nothing needs changing.
 
     Wrap a checked env with this (not the other way round), so the contract checks what the environment returns
     and receives.
     """
-    if layout.one_hot_observations:
+    if layout.flattened_observations:
         env = FlattenObservation(env)
     if layout.action_kind == "box":
         return ClipAction(env)

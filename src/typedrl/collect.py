@@ -36,15 +36,16 @@ import numpy as np
 import torch
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
-from jaxtyping import Float, Shaped
+from jaxtyping import Bool, Float, Shaped
 from torch import Tensor
 
 from typedrl import _validate
 from typedrl._validate import describe, first_true, is_integer
 from typedrl.errors import RolloutError
+from typedrl.masks import ActionMaskReader
 from typedrl.records import Rollout
 
-__all__ = ["Policy", "PolicyStep", "RolloutCollector"]
+__all__ = ["MaskablePolicy", "Policy", "PolicyStep", "RolloutCollector"]
 
 
 class PolicyStep(NamedTuple):
@@ -64,6 +65,10 @@ class Policy(Protocol):
 
     ``act(observations).values`` must equal ``value(observations)``: the collector uses either as ``V(s)``. For
     rollouts that do not depend on the autoreset mode, each row's result must not depend on the other rows.
+
+    For an environment that masks actions (:mod:`typedrl.masks`), the collector calls
+    ``act(observations, action_masks=masks)`` with ``masks`` ``[N, A]`` bool (a :class:`MaskablePolicy`), and the
+    policy must sample only allowed actions.
     """
 
     def act(self, observations: Float[Tensor, " N *obs"]) -> PolicyStep:
@@ -75,6 +80,17 @@ class Policy(Protocol):
         ...
 
 
+class MaskablePolicy(Policy, Protocol):
+    """A :class:`Policy` whose ``act`` also takes the action masks ``[N, A]`` (true: allowed), as the collector
+    passes them for an environment that masks actions."""
+
+    def act(
+        self, observations: Float[Tensor, " N *obs"], action_masks: Bool[Tensor, " N A"] | None = None
+    ) -> PolicyStep:
+        """Sample one allowed action per observation (row), with its log-probability and the state's value."""
+        ...
+
+
 class _Rows:
     """Preallocated per-vector-step buffers ``[capacity, N]``; ``valid[v, n]`` marks a real transition.
 
@@ -83,8 +99,8 @@ class _Rows:
     ``next_values`` is filled when collection ends (or was, for rows carried over from the previous rollout).
     """
 
-    _TENSORS = ("observations", "actions", "log_probs", "values", "final_values", "next_values")
     _ARRAYS = ("rewards", "terminated", "truncated", "valid")
+    action_masks: Tensor | None
 
     def __init__(
         self,
@@ -93,9 +109,23 @@ class _Rows:
         observation_shape: Sequence[int],
         device: torch.device,
         action: tuple[tuple[int, ...], torch.dtype] = ((), torch.int64),
+        mask_width: int | None = None,
     ) -> None:
         def floats() -> Tensor:
             return torch.zeros((capacity, n_envs), dtype=torch.float32, device=device)
+
+        self._tensors: tuple[str, ...] = (
+            "observations",
+            "actions",
+            "log_probs",
+            "values",
+            "final_values",
+            "next_values",
+        )
+        self.action_masks = None
+        if mask_width is not None:
+            self.action_masks = torch.ones((capacity, n_envs, mask_width), dtype=torch.bool, device=device)
+            self._tensors += ("action_masks",)
 
         self.observations = torch.zeros((capacity, n_envs, *observation_shape), dtype=torch.float32, device=device)
         action_shape, action_dtype = action
@@ -106,7 +136,8 @@ class _Rows:
         self.truncated = np.zeros((capacity, n_envs), dtype=np.bool_)
         self.valid = np.zeros((capacity, n_envs), dtype=np.bool_)
         # Row views, for writes in the collection loop cheaper than tensor[v] = x.
-        self.rows = {name: getattr(self, name).unbind(0) for name in ("observations", "actions", "log_probs", "values")}
+        recorded = ("observations", "actions", "log_probs", "values", *(("action_masks",) if mask_width else ()))
+        self.rows = {name: getattr(self, name).unbind(0) for name in recorded}
 
     @property
     def capacity(self) -> int:
@@ -117,17 +148,23 @@ class _Rows:
         """(shape of one action, dtype), to build buffers like these."""
         return tuple(self.actions.shape[2:]), self.actions.dtype
 
+    @property
+    def mask_width(self) -> int | None:
+        """``A`` of the action masks held, or ``None``: to build buffers like these."""
+        return None if self.action_masks is None else int(self.action_masks.shape[2])
+
     def copy_from(self, other: "_Rows", rows: int, *, start: int = 0) -> None:
         """Copy rows ``[start, start + rows)`` of ``other`` into the top of these buffers."""
-        for name in self._TENSORS + self._ARRAYS:
+        for name in self._tensors + self._ARRAYS:
             getattr(self, name)[:rows] = getattr(other, name)[start : start + rows]
 
     def compact(self, used: int) -> "_Rows":
         """Buffers whose column ``n`` holds the valid rows of column ``n`` first, in order (a stable sort)."""
         order = np.argsort(~self.valid[:used], axis=0, kind="stable")
         out = object.__new__(_Rows)
+        out._tensors, out.action_masks = self._tensors, None
         index = torch.from_numpy(order).to(self.actions.device)
-        for name in self._TENSORS:
+        for name in self._tensors:
             tensor = getattr(self, name)[:used]
             trailing = tensor.shape[2:]
             expanded = index.view(*index.shape, *([1] * len(trailing))).expand(-1, -1, *trailing)
@@ -146,6 +183,16 @@ def _action_layout(space: object) -> tuple[tuple[int, ...], torch.dtype]:
     if isinstance(space, spaces.MultiDiscrete):
         return tuple(int(size) for size in space.shape), torch.int64
     return (), torch.int64
+
+
+def _mask_groups(space: object) -> tuple[int, ...] | None:
+    """The action-mask layout of ``space``: ``(A,)`` for ``Discrete(A)``, ``nvec`` for a one-axis MultiDiscrete;
+    ``None`` for spaces without masks (Box)."""
+    if isinstance(space, spaces.Discrete):
+        return (int(space.n),)
+    if isinstance(space, spaces.MultiDiscrete) and space.nvec.ndim == 1:
+        return tuple(int(size) for size in space.nvec)
+    return None
 
 
 _MISSING: Any = object()  # a key not in info
@@ -224,6 +271,12 @@ class RolloutCollector:
         self.n_envs = int(env.num_envs)
         self.action = _action_layout(getattr(env, "single_action_space", None))
         """(shape of one action, dtype) as recorded: ``((), int64)``, or a Box's shape in float32."""
+        self._mask_groups = _mask_groups(getattr(env, "single_action_space", None))
+        self.masks: ActionMaskReader | None = None
+        """The environment's action masks (found at the first reset), or ``None``: it masks no actions."""
+        self._masks_found = False
+        self._masks_now: Tensor | None = None  # [N, A] of the observations the sub-environments are in
+        self._vector_steps = 0
         self.episode_returns: list[float] = []
         self.episode_lengths: list[int] = []
         self._observations: Tensor | None = None  # [N, *obs] the sub-environments are in; None: reset first
@@ -274,11 +327,19 @@ class RolloutCollector:
         if not options:
             self._needs_reset[:] = False
         try:
-            observations, _ = result
+            observations, info = result
         except Exception as error:  # not a pair
             raise RolloutError(
                 f"RolloutCollector: env.reset returned {describe(result)}; expected (observations, info)"
             ) from error
+        if not self._masks_found and self._mask_groups is not None:
+            self._masks_found = True
+            self.masks = ActionMaskReader.detect(
+                self.env, info, self._mask_groups, where="RolloutCollector", error=RolloutError
+            )
+        if self.masks is not None:
+            reset_mask = options.get("options", {}).get("reset_mask")
+            self._read_masks(info, rows=reset_mask)
         tensor = self._observe(observations, "env.reset returned observations")
         if tensor.dim() == 0 or tensor.shape[0] != self.n_envs or (like is not None and tensor.shape != like.shape):
             expected = f"({self.n_envs}, *obs)" if like is None else str(tuple(like.shape))
@@ -288,8 +349,21 @@ class RolloutCollector:
             )
         return tensor
 
-    def _act(self, observations: Tensor) -> PolicyStep:
-        step = self.policy.act(observations)
+    def _read_masks(self, info: object, rows: np.ndarray | None = None) -> None:
+        """The masks of the observations now, from the last reset's or step's ``info`` (or the env's method)."""
+        assert self.masks is not None
+        if self.masks.source == "action_masks()" or self._masks_now is None:
+            rows = None  # the method answers for every sub-environment
+        masks = torch.from_numpy(self.masks.read(info, step=self._vector_steps, rows=rows)).to(self.device)
+        if rows is not None and self._masks_now is not None:  # a partial reset's info: the reset rows only
+            masks = torch.where(torch.from_numpy(rows).to(self.device)[:, None], masks, self._masks_now)
+        self._masks_now = masks
+
+    def _act(self, observations: Tensor, masks: Tensor | None) -> PolicyStep:
+        if masks is None:
+            step = self.policy.act(observations)
+        else:
+            step = cast("MaskablePolicy", self.policy).act(observations, action_masks=masks)
         action_shape, action_dtype = self.action
         for name, tensor in zip(PolicyStep._fields, step, strict=True):
             expected = (self.n_envs, *action_shape) if name == "actions" else (self.n_envs,)
@@ -369,7 +443,8 @@ class RolloutCollector:
         observations = self._reset() if self._observations is None else self._observations
         carry, carried = self._carry, self._carry_rows
         slack = max(8, horizon // 4) if mode is AutoresetMode.NEXT_STEP else 0
-        rows = _Rows(carried + horizon + slack, n_envs, observations.shape[1:], self.device, self.action)
+        mask_width = None if self.masks is None else self.masks.width
+        rows = _Rows(carried + horizon + slack, n_envs, observations.shape[1:], self.device, self.action, mask_width)
         counts = np.zeros(n_envs, dtype=np.int64)  # real transitions per sub-environment so far
         if carry is not None:
             rows.copy_from(carry, carried)
@@ -378,14 +453,20 @@ class RolloutCollector:
         with torch.no_grad():
             while counts.min() < horizon:
                 if v == rows.capacity:
-                    grown = _Rows(2 * rows.capacity, n_envs, observations.shape[1:], self.device, rows.action)
+                    grown = _Rows(
+                        2 * rows.capacity, n_envs, observations.shape[1:], self.device, rows.action, rows.mask_width
+                    )
                     grown.copy_from(rows, v)
                     rows = grown
-                step = self._act(observations)
+                masks = self._masks_now
+                step = self._act(observations, masks)
                 real = ~self._needs_reset
                 for name, tensor in (("observations", observations), *zip(PolicyStep._fields, step, strict=True)):
                     rows.rows[name][v].copy_(tensor)
+                if masks is not None:
+                    rows.rows["action_masks"][v].copy_(masks)
                 result = self.env.step(step.actions.cpu().numpy())
+                self._vector_steps += 1
                 # What an unchecked env hands back, read into the buffers; a raw numpy or torch error becomes a
                 # RolloutError naming the field (the try blocks are free while nothing raises).
                 try:
@@ -408,6 +489,8 @@ class RolloutCollector:
                 except Exception as error:
                     raise _unrecordable(n_envs, rewards=rewards, terminated=terminated, truncated=truncated) from error
                 rows.valid[v] = real
+                if self.masks is not None:
+                    self._read_masks(info)
                 done = (rows.terminated[v] | rows.truncated[v]) & real
                 if mode is AutoresetMode.NEXT_STEP:
                     # The next act sees the final observation: its values are the next_values of this step.
@@ -444,7 +527,7 @@ class RolloutCollector:
         extra = int(counts.max()) - horizon
         self._carry, self._carry_rows = None, 0
         if extra > 0:
-            self._carry = _Rows(extra, n_envs, rows.observations.shape[2:], self.device, rows.action)
+            self._carry = _Rows(extra, n_envs, rows.observations.shape[2:], self.device, rows.action, rows.mask_width)
             self._carry.copy_from(rows, extra, start=horizon)
             self._carry.valid[:] = np.arange(horizon, horizon + extra)[:, None] < counts[None, :]
             self._carry_rows = extra
@@ -462,6 +545,7 @@ class RolloutCollector:
             terminated=torch.from_numpy(np.ascontiguousarray(terminated)).to(self.device),
             truncated=torch.from_numpy(np.ascontiguousarray(truncated)).to(self.device),
             horizon=horizon,
+            action_masks=None if rows.action_masks is None else rows.action_masks[:horizon],
         )
 
     def _record_episodes(self, rewards: np.ndarray, done: np.ndarray) -> None:

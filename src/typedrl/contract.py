@@ -7,7 +7,8 @@ A :class:`Contract` is built from an environment's spaces (:meth:`Contract.for_e
 * the observation is a numpy array of the space's shape and dtype (or of a dtype that numpy casts to it
   **safely**, ``np.can_cast(got, expected, "safe")``: float32 into a float64 space yes, float64 into a float32
   space no), finite (an option), and inside the space: Box bounds, ``Discrete(n, start)``, ``MultiDiscrete``,
-  ``MultiBinary``; NaN is never inside a space;
+  ``MultiBinary``; NaN is never inside a space; a ``Dict`` or ``Tuple`` observation is a ``dict`` with exactly
+  the space's keys (a ``tuple`` of its length) whose parts are each checked so, named ``observation['key']``;
 * the reward is a finite (an option) real number (:func:`typedrl._validate.is_real`: a Python ``int`` or
   ``float``, a numpy integer or floating scalar, not a ``bool``) that a float can hold; for a vector env an int or
   float array of shape ``(N,)``;
@@ -132,6 +133,7 @@ def _space_layout(space: gym.Space[Any], role: str) -> tuple[np.dtype[Any], tupl
         return space.dtype, space.shape, np.zeros(space.shape, space.dtype), np.ones(space.shape, space.dtype)
     raise InputError(
         f"Contract: {role}_space is {space!r}; expected a Box, Discrete, MultiDiscrete or MultiBinary space"
+        + (" (or a Dict or Tuple of them)" if role == "observation" else "")
     )
 
 
@@ -302,6 +304,89 @@ class _ArrayCheck:
         return f"{article(str(self.dtype))} in [{low}, {high}]"
 
 
+class _CompositeCheck:
+    """Checks observations of a ``Dict`` or ``Tuple`` space: the container (a ``dict`` with exactly the space's keys,
+    or a ``tuple`` of its length), then each part by its own check, named ``observation['key']`` or
+    ``observation[i]`` (nested spaces nest the names). A vector env's parts are batched, ``(N, *part)``."""
+
+    def __init__(self, space: gym.Space[Any], *, name: str, noun: str, num_envs: int | None, finite: bool) -> None:
+        self.space, self.name, self.num_envs = space, name, num_envs
+        self.is_dict = isinstance(space, spaces.Dict)
+        parts = space.spaces.items() if isinstance(space, spaces.Dict) else enumerate(cast("Any", space).spaces)
+        self.keys: tuple[Any, ...] = ()
+        checks: list[_ArrayCheck | _CompositeCheck] = []
+        for key, part in parts:
+            self.keys += (key,)
+            checks.append(_check_for(part, name=f"{name}[{key!r}]", noun=noun, num_envs=num_envs, finite=finite))
+        self.checks = tuple(checks)
+        self.ok: Callable[[object], bool] = self._fast_path()
+
+    def _fast_path(self) -> Callable[[object], bool]:
+        keys, checks = self.keys, tuple(check.ok for check in self.checks)
+        if self.is_dict:
+            key_set = set(keys)
+
+            def dict_ok(value: object) -> bool:
+                if type(value) is not dict or value.keys() != key_set:
+                    return False
+                return all(ok(value[key]) for key, ok in zip(keys, checks, strict=True))
+
+            return dict_ok
+
+        def tuple_ok(value: object) -> bool:
+            if type(value) is not tuple or len(value) != len(checks):
+                return False
+            return all(ok(part) for part, ok in zip(value, checks, strict=True))
+
+        return tuple_ok
+
+    def problem(self, value: object, ignore: npt.NDArray[np.bool_] | None = None) -> _Problem | None:
+        """The first problem of the container or of a part, or ``None``."""
+        try:
+            if self.is_dict:
+                if not isinstance(value, dict) or set(dict.keys(value)) != set(self.keys):
+                    return self._whole_problem(value)
+                parts = [dict.__getitem__(value, key) for key in self.keys]
+            else:
+                items = _items(value)
+                if items is None or len(items) != len(self.keys):
+                    return self._whole_problem(value)
+                parts = list(items)
+        except Exception as error:
+            return _Problem(None, self.name, _unreadable(value, error), self._expected())
+        for part, check in zip(parts, self.checks, strict=True):
+            problem = check.problem(part, ignore)
+            if problem is not None:
+                return problem
+        return None
+
+    def _expected(self) -> str:
+        if self.is_dict:
+            return f"a dict with the keys {list(self.keys)} of {self.space!r}"
+        return f"a tuple of {len(self.keys)} parts of {self.space!r}"
+
+    def _whole_problem(self, value: object) -> _Problem:
+        got = f"a dict with the keys {list(dict.keys(value))}" if isinstance(value, dict) else describe(value)
+        return _Problem(None, self.name, got, self._expected())
+
+
+def _check_for(
+    space: gym.Space[Any],
+    *,
+    name: str,
+    noun: str,
+    num_envs: int | None,
+    finite: bool,
+    bounds: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+) -> "_ArrayCheck | _CompositeCheck":
+    """The check of one space: a composite for ``Dict`` and ``Tuple`` (no ``bounds`` option there)."""
+    if isinstance(space, spaces.Dict | spaces.Tuple):
+        if bounds is not None:
+            raise InputError(f"Contract: observation_bounds is for array spaces; the {noun} space is {space!r}")
+        return _CompositeCheck(space, name=name, noun=noun, num_envs=num_envs, finite=finite)
+    return _ArrayCheck(space, name=name, noun=noun, num_envs=num_envs, finite=finite, bounds=bounds)
+
+
 class _RewardCheck:
     """Checks rewards: one real number per env, finite and in ``reward_range`` when asked."""
 
@@ -413,7 +498,8 @@ class Contract:
             returns only the observation) raises in both modes: there is nothing to pass on.
 
     Raises:
-        InputError: a space other than Box, Discrete, MultiDiscrete or MultiBinary, or bounds that do not fit.
+        InputError: a space other than Box, Discrete, MultiDiscrete or MultiBinary (observations: or a Dict or
+            Tuple of them, checked part by part), or bounds that do not fit.
         HyperparameterError: an option outside its domain.
     """
 
@@ -451,7 +537,7 @@ class Contract:
         self.finite_observations, self.finite_rewards = finite_observations, finite_rewards
         self.observation_bounds, self.reward_range = observation_bounds, reward_range
         self.reject_terminated_and_truncated = reject_terminated_and_truncated
-        self._observation = _ArrayCheck(
+        self._observation = _check_for(
             observation_space,
             name="observation",
             noun="observation",
@@ -459,7 +545,7 @@ class Contract:
             finite=finite_observations,
             bounds=observation_bounds,
         )
-        self._final_observation = _ArrayCheck(
+        self._final_observation = _check_for(
             observation_space,
             name="final_obs",
             noun="observation",

@@ -28,6 +28,7 @@ from typedrl import _validate
 from typedrl._spaces import Spaces, agent_env, read_spaces
 from typedrl.envs import CheckedVectorEnv
 from typedrl.errors import EvaluationError
+from typedrl.masks import ActionMaskReader
 
 __all__ = ["EvalResult", "evaluate"]
 
@@ -154,7 +155,14 @@ def _make_envs(
 
 
 def _greedy_actions(
-    actor: nn.Module, observations: np.ndarray, active: np.ndarray, *, step: int, layout: Spaces, device: torch.device
+    actor: nn.Module,
+    observations: np.ndarray,
+    active: np.ndarray,
+    *,
+    step: int,
+    layout: Spaces,
+    device: torch.device,
+    masks: np.ndarray | None = None,
 ) -> np.ndarray:
     outputs = actor(torch.as_tensor(observations, dtype=torch.float32, device=device))
     expected = (observations.shape[0], layout.n_actions)
@@ -167,6 +175,8 @@ def _greedy_actions(
     if bad.any():
         (episode,) = _validate.first_true(bad)
         raise EvaluationError(f"evaluate: step {step}, episode {episode}: the actor's {what} are not finite")
+    if masks is not None:  # the best allowed action (every row allows one: the reader checked)
+        outputs_np = np.where(masks, outputs_np, -np.inf)
     if layout.action_kind == "multi_discrete":  # argmax of each component's logits
         splits = np.cumsum(layout.action_nvec)[:-1]
         return np.stack([part.argmax(axis=1) for part in np.split(outputs_np, splits, axis=1)], axis=1)
@@ -193,10 +203,11 @@ def evaluate(
 
     ``actor`` maps float32 observations ``[B, *obs]`` on ``device`` to ``[B, A]``: for a ``Discrete(A)`` action
     space the logits, and the action is their ``argmax`` (the first on ties); for a ``Box`` action space with ``A``
-    elements the Gaussian's mean, which is the action, sent clipped to the space's bounds. It runs under
+    elements the Gaussian's mean, which is the action, sent clipped to the space's bounds. An environment that
+    masks actions (:mod:`typedrl.masks`) gets the best allowed action. It runs under
     :func:`torch.no_grad` in eval mode, and each submodule's training flag is restored afterwards. ``env_kwargs``
-    go to the environment's constructor. The environment needs a ``Box`` or ``Discrete`` observation space (the
-    actor sees a ``Discrete`` one one-hot).
+    go to the environment's constructor. The environment needs an observation space the agents support (a
+    ``Box``, a ``Discrete``, or a ``Dict`` or ``Tuple`` of those), which the actor sees flattened as in training.
 
     ``video_dir``: record each episode as ``{env_id}-seed-{base_seed + k}-episode-0.mp4`` in this directory
     (created if missing; a file of the same name is replaced; Gymnasium's ``RecordVideo``, the environment
@@ -257,14 +268,20 @@ def _play(
     Returns each episode's return and length, and whether it was still running when the cap cut it.
     """
     # A synchronous vector env seeds sub-environment k with base_seed + k.
-    observations, _ = envs.reset(seed=base_seed)
+    observations, info = envs.reset(seed=base_seed)
     count = envs.num_envs
     returns = np.zeros(count, dtype=np.float64)
     lengths = np.zeros(count, dtype=np.int64)
     active = np.ones(count, dtype=np.bool_)
+    reader = None
+    if layout.action_kind != "box":
+        groups = layout.action_nvec or (layout.n_actions,)
+        reader = ActionMaskReader.detect(envs, info, groups, where="evaluate", error=EvaluationError)
     for step in range(max_steps):
-        actions = _greedy_actions(actor, observations, active, step=step, layout=layout, device=device)
-        observations, rewards, terminated, truncated, _ = envs.step(actions)
+        # An ended episode's sub-environment keeps stepping (its results ignored): only the active rows need masks.
+        masks = None if reader is None else reader.read(info, step=step, rows=active)
+        actions = _greedy_actions(actor, observations, active, step=step, layout=layout, device=device, masks=masks)
+        observations, rewards, terminated, truncated, info = envs.step(actions)
         returns += np.where(active, rewards, 0.0)
         lengths += active
         active &= ~(terminated | truncated)

@@ -25,12 +25,13 @@ from collections.abc import Sequence, ValuesView
 from typing import Literal, cast
 
 import torch
-from jaxtyping import Float, Int, Shaped
+from jaxtyping import Bool, Float, Int, Shaped
 from torch import Tensor, nn
 
 from typedrl._spaces import ActionKind
 from typedrl.collect import PolicyStep
 from typedrl.errors import InputError
+from typedrl.masks import mask_logits
 from typedrl.normalize import ObservationNormalizer
 
 __all__ = [
@@ -351,11 +352,21 @@ class ActorCritic(nn.Module):
             return torch.rand(batch, len(self.action_nvec), generator=generator, device=like.device, dtype=like.dtype)
         return torch.randn(batch, self.n_actions, generator=generator, device=like.device, dtype=like.dtype)
 
-    def act(self, observations: Float[Tensor, " B *obs"], noise: Float[Tensor, " B *noise"]) -> PolicyStep:
+    def act(
+        self,
+        observations: Float[Tensor, " B *obs"],
+        noise: Float[Tensor, " B *noise"],
+        action_masks: Bool[Tensor, " B A"] | None = None,
+    ) -> PolicyStep:
         """Sample actions from :meth:`noise`'s numbers, with their log-probabilities and the values: discrete,
         by inverse CDF from one uniform number per row (:func:`sample_categorical`); box, ``a = μ + σ·ε`` with
-        ``ε`` standard normal ``[B, A]``, stored unclipped and reshaped to ``[B, *action_shape]``."""
+        ``ε`` standard normal ``[B, A]``, stored unclipped and reshaped to ``[B, *action_shape]``.
+
+        ``action_masks`` (discrete kinds): ``[B, A]`` bool, true where an action is allowed; masked actions get
+        the logit ``−inf`` (:func:`~typedrl.masks.mask_logits`) and are never sampled."""
         outputs, values = self(observations)
+        if action_masks is not None and self.action_kind != "box":
+            outputs = mask_logits(outputs, action_masks)
         if self.action_kind == "discrete":
             actions = sample_categorical(outputs, noise)
             return PolicyStep(actions, categorical_log_prob(outputs, actions), values)
@@ -380,11 +391,15 @@ class ActorCritic(nn.Module):
         flat = actions.reshape(outputs.shape)
         return gaussian_log_prob(outputs, self.log_std, flat), gaussian_entropy(self.log_std, outputs.shape[0])
 
-    def greedy(self, observations: Float[Tensor, " B *obs"]) -> Shaped[Tensor, " B *act"]:
+    def greedy(
+        self, observations: Float[Tensor, " B *obs"], action_masks: Bool[Tensor, " B A"] | None = None
+    ) -> Shaped[Tensor, " B *act"]:
         """The evaluation policy: ``argmax_a π(a|s)`` for discrete actions (:func:`greedy_actions`, which raises
-        :class:`~typedrl.errors.InputError` for logits without a distribution, e.g. NaN weights); the mean ``μ``,
-        ``[B, *action_shape]``, for box actions."""
+        :class:`~typedrl.errors.InputError` for logits without a distribution, e.g. NaN weights), among the
+        allowed ones where ``action_masks`` is given; the mean ``μ``, ``[B, *action_shape]``, for box actions."""
         outputs = self.logits(observations)
+        if action_masks is not None and self.action_kind != "box":
+            outputs = mask_logits(outputs, action_masks)
         if self.action_kind == "discrete":
             return greedy_actions(outputs)
         if self.action_kind == "multi_discrete":
@@ -418,10 +433,13 @@ class SampledPolicy:
         self.model = model
         self.generator = generator
 
-    def act(self, observations: Float[Tensor, " B *obs"]) -> PolicyStep:
-        """Sample one action per observation, with its log-probability and the state's value."""
+    def act(
+        self, observations: Float[Tensor, " B *obs"], action_masks: Bool[Tensor, " B A"] | None = None
+    ) -> PolicyStep:
+        """Sample one action per observation (an allowed one, under ``action_masks``), with its log-probability
+        and the state's value."""
         noise = self.model.noise(observations.shape[0], self.generator, observations)
-        return self.model.act(observations, noise)
+        return self.model.act(observations, noise, action_masks)
 
     def value(self, observations: Float[Tensor, " B *obs"]) -> Float[Tensor, " B"]:
         """``V(s)`` for each observation."""

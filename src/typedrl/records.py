@@ -215,6 +215,27 @@ def _check_dtypes(where: str, record: Any, float_names: Sequence[str], *, rank: 
             )
 
 
+def _check_masks(where: str, masks: object, reference: Tensor, leading: tuple[int, ...]) -> None:
+    """``action_masks`` (when present): a bool tensor ``[*leading, A]`` on ``reference``'s device whose every row
+    allows at least one action."""
+    if masks is None:
+        return
+    layout = "[T, N, A]" if len(leading) == 2 else "[B, A]"
+    if not isinstance(masks, Tensor):
+        raise RolloutError(f"{where}: action_masks is a {type(masks).__name__}; expected a bool tensor {layout}")
+    if masks.dtype is not torch.bool:
+        raise RolloutError(f"{where}: action_masks has dtype {masks.dtype}; expected torch.bool")
+    if masks.dim() != len(leading) + 1 or tuple(masks.shape[:-1]) != leading or masks.shape[-1] == 0:
+        expected = layout.replace("T", str(leading[0])).replace("N", str(leading[-1])).replace("B", str(leading[0]))
+        raise RolloutError(f"{where}: action_masks has shape {tuple(masks.shape)}; expected {expected}")
+    if masks.device != reference.device:
+        raise RolloutError(f"{where}: action_masks is on {masks.device}; expected {reference.device} (as observations)")
+    empty = ~masks.any(dim=-1)
+    if bool(empty.any()):
+        index, _ = _first_bad(empty, empty)
+        raise RolloutError(f"{where}: action_masks[{index}] allows no action; expected at least one true")
+
+
 def _check_values(where: str, record: Any, float_names: Sequence[str]) -> None:
     """Discrete actions non-negative, Box actions and the float fields finite, in a few vectorized reductions."""
     actions = record.actions
@@ -242,7 +263,9 @@ class Rollout:
     Fields: ``observations [T, N, *obs]`` (floating), ``actions`` (``[T, N]`` int64 non-negative indices for discrete
     actions, ``[T, N, *act]`` floating and finite for Box ones), ``log_probs``,
     ``rewards``, ``values``, ``next_values`` (``[T, N]``, one floating dtype, finite), ``terminated``,
-    ``truncated`` (``[T, N]`` bool), and ``horizon`` (``T``). All on one device.
+    ``truncated`` (``[T, N]`` bool), and ``horizon`` (``T``). All on one device. ``action_masks``: ``None``, or for
+    an environment that masks actions (:mod:`typedrl.masks`) the masks ``[T, N, A]`` bool the actions were sampled
+    under (true: allowed; each row allows at least one).
 
     The horizon invariant (every field has exactly ``horizon`` steps and the same ``N``) and the checks above
     always run at construction and raise :class:`~typedrl.errors.RolloutError`, e.g.
@@ -259,6 +282,7 @@ class Rollout:
     terminated: Bool[Tensor, " T N"]
     truncated: Bool[Tensor, " T N"]
     horizon: int
+    action_masks: Bool[Tensor, " T N A"] | None = None
 
     def __post_init__(self) -> None:
         where = "Rollout"
@@ -279,6 +303,7 @@ class Rollout:
             if getattr(self, name).dtype is not torch.bool:
                 raise RolloutError(f"{where}: {name} has dtype {getattr(self, name).dtype}; expected torch.bool")
         _check_values(where, self, _ROLLOUT_FLOATS)
+        _check_masks(where, self.action_masks, observations, (horizon, n_envs))
         _bind_rollout_dimensions(*(getattr(self, name) for name in _ROLLOUT_TENSORS))
 
     @classmethod
@@ -361,7 +386,8 @@ class Rollout:
         """
         target = _validate.device("Rollout.to", device, error=RolloutError)
         moved = {name: getattr(self, name).to(target) for name in _ROLLOUT_TENSORS}
-        return replace(self, **moved)
+        masks = None if self.action_masks is None else self.action_masks.to(target)
+        return replace(self, **moved, action_masks=masks)
 
     def to_actor_critic_sample(self, *, gamma: float | Float[Tensor, " T N"], lam: float) -> "ActorCriticSample":
         """Advantages and value targets, flattened time-major to ``B = T·N`` (row ``t·N + n`` is ``[t, n]``).
@@ -398,6 +424,7 @@ class Rollout:
             advantages=normalize_advantages(advantages).reshape(batch),
             returns=returns.reshape(batch),
             values=values.reshape(batch),
+            action_masks=None if self.action_masks is None else self.action_masks.reshape(batch, -1),
         )
 
     def __repr__(self) -> str:
@@ -431,7 +458,8 @@ class ActorCriticSample:
     """A flat batch for an actor-critic update: ``observations [B, *obs]``, ``actions [B, *act]`` and ``[B]`` fields.
 
     ``actions`` (int64 indices, or floating Box actions), ``log_probs`` (``log π_old(a|s)``), ``advantages``
-    (z-scored), ``returns`` (λ-returns, the value targets), ``values`` (``V_old(s)``, for value clipping). Built by
+    (z-scored), ``returns`` (λ-returns, the value targets), ``values`` (``V_old(s)``, for value clipping),
+    ``action_masks`` (``None``, or ``[B, A]`` bool: the masks the actions were sampled under). Built by
     :meth:`Rollout.to_actor_critic_sample`; validated like a :class:`Rollout` (same ``B`` everywhere, dtypes, one
     device, finite, discrete actions non-negative).
     """
@@ -442,6 +470,7 @@ class ActorCriticSample:
     advantages: Float[Tensor, " B"]
     returns: Float[Tensor, " B"]
     values: Float[Tensor, " B"]
+    action_masks: Bool[Tensor, " B A"] | None = None
 
     def __post_init__(self) -> None:
         where = "ActorCriticSample"
@@ -455,6 +484,7 @@ class ActorCriticSample:
                 raise RolloutError(f"{where}: {name} has {tensor.shape[0]} rows; expected {batch} (as observations)")
         _check_dtypes(where, self, _SAMPLE_FLOATS, rank=1)
         _check_values(where, self, _SAMPLE_FLOATS)
+        _check_masks(where, self.action_masks, observations, (batch,))
         _bind_sample_dimensions(*(getattr(self, name) for name in _SAMPLE_TENSORS))
 
     @property
@@ -485,6 +515,7 @@ class ActorCriticSample:
         sample = object.__new__(ActorCriticSample)
         for name in _SAMPLE_TENSORS:
             object.__setattr__(sample, name, getattr(self, name)[indices])
+        object.__setattr__(sample, "action_masks", None if self.action_masks is None else self.action_masks[indices])
         return sample
 
     def __repr__(self) -> str:

@@ -42,6 +42,7 @@ from typedrl.collect import RolloutCollector
 from typedrl.config import PPO_PRESETS, PPOConfig
 from typedrl.errors import InputError, RolloutError, TrainingError
 from typedrl.losses import PPOLoss, ppo_loss, ppo_objective
+from typedrl.masks import mask_logits
 from typedrl.normalize import RewardScaler
 from typedrl.policies import ActorCritic, SampledPolicy
 from typedrl.records import ActorCriticSample
@@ -136,6 +137,7 @@ class PPO:
                 advantages=advantages.reshape(batch),
                 returns=returns.reshape(batch),
                 values=rollout.values.reshape(batch),
+                action_masks=None if rollout.action_masks is None else rollout.action_masks.reshape(batch, -1),
             )
         except (RolloutError, InputError) as error:  # e.g. NaN logits or values from the networks: say which update
             raise TrainingError(f"update {update}: {error}") from error
@@ -225,6 +227,8 @@ class PPO:
             "old_values": batch.values,
             "clip_range_vf": config.clip_range_vf,
         }
+        if batch.action_masks is not None:  # the masks the actions were sampled under: masked logits are -inf
+            outputs = mask_logits(outputs, batch.action_masks)
         if self.model.action_kind == "discrete":
             return ppo_loss(outputs, values, batch.actions, batch.log_probs, advantages, batch.returns, **options)
         log_probs, entropies = self.model.log_prob_and_entropy(outputs, batch.actions)

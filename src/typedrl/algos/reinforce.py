@@ -29,6 +29,7 @@ from typedrl.algos.flat import FlatParameters
 from typedrl.config import REINFORCE_PRESETS, ReinforceConfig
 from typedrl.contract import autoreset_mode_of
 from typedrl.errors import InputError, TrainingError
+from typedrl.masks import ActionMaskReader, mask_logits
 from typedrl.policies import (
     categorical_entropy,
     categorical_log_prob,
@@ -75,6 +76,8 @@ class Reinforce:
         self.updates_done = 0
         self.env_steps = 0
         self._reset_seed: int | None = config.seed  # the next epoch's first reset; None: continue the streams
+        self._masks: ActionMaskReader | None = None  # the environment's action masks, found at the first reset
+        self._masks_found = False
 
     @property
     def actor(self) -> nn.Module:
@@ -90,12 +93,28 @@ class Reinforce:
         """``{"optimizer": Adam}`` for checkpoints."""
         return {"optimizer": self.optimizer}
 
-    def _play(self) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Play whole episodes; return observations, actions, rewards, terminated, truncated, recorded [V, N]."""
+    def _read_masks(self, info: object, step: int, previous: np.ndarray | None, rows: np.ndarray | None) -> np.ndarray:
+        """The action masks now (:mod:`typedrl.masks`); after a partial reset (``rows``) the reset rows' from its
+        info, the others' kept from ``previous``."""
+        assert self._masks is not None
+        if self._masks.source == "action_masks()" or previous is None or rows is None:
+            return self._masks.read(info, step=step)
+        return np.where(rows[:, None], self._masks.read(info, step=step, rows=rows), previous)
+
+    def _play(
+        self,
+    ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray, np.ndarray, np.ndarray, torch.Tensor | None]:
+        """Play whole episodes; return observations, actions, rewards, terminated, truncated, recorded [V, N], and
+        the action masks [V, N, A] (``None`` for an environment without them)."""
         env, n_envs = self.env, self.env.num_envs
-        observations_np, _ = env.reset(seed=self._reset_seed)
+        observations_np, info = env.reset(seed=self._reset_seed)
         self._reset_seed = None
-        columns: dict[str, list[Any]] = {k: [] for k in ("obs", "act", "rew", "term", "trunc", "open")}
+        if not self._masks_found and self.layout.action_kind != "box":
+            self._masks_found = True
+            groups = self.layout.action_nvec or (self.layout.n_actions,)
+            self._masks = ActionMaskReader.detect(env, info, groups, where="Reinforce", error=TrainingError)
+        masks_np = None if self._masks is None else self._read_masks(info, 0, None, None)
+        columns: dict[str, list[Any]] = {k: [] for k in ("obs", "act", "rew", "term", "trunc", "open", "mask")}
         open_envs = np.ones(n_envs, dtype=np.bool_)  # sub-environments whose current episode is recorded
         resetting = np.zeros(n_envs, dtype=np.bool_)  # NEXT_STEP: this step only resets these (not the agent's)
         recorded = 0
@@ -104,6 +123,10 @@ class Reinforce:
             observations = torch.tensor(observations_np, dtype=torch.float32, device=self.device)
             with torch.no_grad():
                 outputs = self.model(observations.flatten(1))
+                if masks_np is not None:
+                    masks = torch.from_numpy(masks_np).to(self.device)
+                    columns["mask"].append(masks)
+                    outputs = mask_logits(outputs, masks)
                 if isinstance(self.model, GaussianPolicy):
                     noise = torch.randn(outputs.shape, generator=self.sampling, device=self.device)
                     actions = (outputs + self.model.log_std.exp() * noise).reshape(n_envs, *self.layout.action_shape)
@@ -115,7 +138,8 @@ class Reinforce:
                     uniform = torch.rand(n_envs, generator=self.sampling, device=self.device)
                     actions = sample_categorical(outputs, uniform)
             actions_np = actions.cpu().numpy()
-            next_np, rewards, terminated, truncated, _ = env.step(actions_np)
+            next_np, rewards, terminated, truncated, info = env.step(actions_np)
+            steps = len(columns["obs"]) + 1
             recording = open_envs & ~resetting
             for key, value in (("obs", observations), ("act", actions), ("open", recording)):
                 columns[key].append(value)
@@ -126,10 +150,14 @@ class Reinforce:
             done = (terminated | truncated) & ~resetting
             if recorded > self.config.min_steps_per_update:
                 open_envs = open_envs & ~done  # past the count: finish the running episodes, start none
+            if masks_np is not None:
+                masks_np = self._read_masks(info, steps, None, None)
             if self._mode is AutoresetMode.NEXT_STEP:
                 resetting = done
             elif self._mode is AutoresetMode.DISABLED and done.any():
-                next_np, _ = env.reset(options={"reset_mask": done})
+                next_np, info = env.reset(options={"reset_mask": done})
+                if masks_np is not None:
+                    masks_np = self._read_masks(info, steps, masks_np, done)
             observations_np = next_np
         return (
             torch.stack(columns["obs"]),
@@ -138,13 +166,14 @@ class Reinforce:
             np.stack(columns["term"]),
             np.stack(columns["trunc"]),
             np.stack(columns["open"]),
+            torch.stack(columns["mask"]) if columns["mask"] else None,
         )
 
     def update(self) -> UpdateStats:
         """Play one batch of whole episodes and take one policy-gradient step."""
         update = self.updates_done + 1
         try:
-            observations, actions, rewards_np, terminated_np, truncated_np, recorded_np = self._play()
+            observations, actions, rewards_np, terminated_np, truncated_np, recorded_np, masks = self._play()
         except InputError as error:  # e.g. NaN logits from the network: say which update
             raise TrainingError(f"update {update}: {error}") from error
         rewards = torch.from_numpy(rewards_np).to(self.device)
@@ -155,6 +184,8 @@ class Reinforce:
         reward_to_go = discounted_returns(rewards, terminated, truncated, gamma=self.config.gamma)
 
         outputs = self.model(observations[recorded].flatten(1))
+        if masks is not None:  # the masks the actions were sampled under
+            outputs = mask_logits(outputs, masks[recorded])
         if isinstance(self.model, GaussianPolicy):
             log_std = self.model.log_std
             log_probs = gaussian_log_prob(outputs, log_std, actions[recorded].reshape(outputs.shape))
