@@ -368,35 +368,66 @@ def reinforce_ratio(data: Data) -> str:
     return f"×{data['summary']['time_ratio']:.2f}"
 
 
-def continuous_table(data: Data) -> str:
-    """Per seed and label: the final greedy mean return and the training seconds; then IQM [CI] and medians."""
-    rows = data["results"]
-    labels = list(dict.fromkeys(row["label"] for row in rows))
-    seeds = sorted({row["seed"] for row in rows})
+def _iqm_text(interval: dict[str, float] | None) -> str:
+    return "–" if interval is None else f"{interval['iqm']:.1f} [{interval['low']:.1f}, {interval['high']:.1f}]"
+
+
+def continuous_summary(data: Data) -> str:
+    """One row per task: budget, seeds, each library's final-return IQM [95% CI] and median training seconds, and
+    the two targets (IQM at least SB3's, at most half its seconds)."""
     body = []
-    for seed in seeds:
-        cells = [str(seed)]
+    for task, summary in data["summary"].items():
+        settings = data["settings"]["tasks"][task]
+        labels = [label for label in summary if isinstance(summary[label], dict)]
+        cells = [settings["env_id"], f"{settings['steps']:,}", str(len(settings["seeds"]))]
         for label in labels:
-            row = next(row for row in rows if row["label"] == label and row["seed"] == seed)
-            final = row["points"][-1]
-            cells.append(f"{final['mean']:.1f} ({final['seconds']:.1f} s)")
+            cells.append(f"{_iqm_text(summary[label]['final_mean_iqm'])}; {summary[label]['seconds_median']:.1f} s")
+        ratio = summary.get("seconds_ratio")
+        at_least = summary.get("iqm_at_least_sb3")
+        overlap = summary.get("intervals_overlap")
+        if ratio is None:
+            cells.append("– (no peer in this run)")
+        else:
+            seconds = f"seconds ×{ratio:.2f} ({'met' if ratio <= 0.5 else 'missed'})"
+            if at_least is None:
+                cells.append(f"IQM – (one seed); {seconds}")
+            else:
+                where = "intervals overlap" if overlap else "intervals apart"
+                cells.append(f"IQM {'met' if at_least else 'missed'} ({where}); {seconds}")
         body.append(cells)
-    summary = data["summary"]
-    iqm_cells = []
-    for label in labels:
-        interval = summary[label]["final_mean_iqm"]
-        iqm = "–" if interval is None else f"{interval['iqm']:.1f} [{interval['low']:.1f}, {interval['high']:.1f}]"
-        iqm_cells.append(f"IQM {iqm}; median {summary[label]['seconds_median']:.1f} s")
-    body.append(["all", *iqm_cells])
-    env_id = data["settings"]["env_id"]
-    header = ["seed", *[f"{label}: final greedy mean on {env_id} (training seconds)" for label in labels]]
+    first = next(iter(data["summary"].values()))
+    labels = [label for label in first if isinstance(first[label], dict)]
+    header = [
+        "task",
+        "steps",
+        "seeds",
+        *[f"{label}: final greedy IQM [95% CI]; median training s" for label in labels],
+        "targets: IQM ≥ SB3's; seconds ≤ ×0.5",
+    ]
     return markdown_table(header, body)
 
 
-def continuous_ratio(data: Data) -> str:
-    """typedrl's median training seconds over SB3's (a run without the peer has no ratio: it says so)."""
-    ratio = data["summary"].get("seconds_ratio")
-    return "× (no peer in this run)" if ratio is None else f"×{ratio:.2f}"
+def continuous_task(task: str) -> Callable[[Data], str]:
+    """The per-seed table of one task: each label's final greedy mean return and training seconds."""
+
+    def table(data: Data) -> str:
+        rows = [row for row in data["results"] if row.get("task") == task]
+        if not rows:
+            return f"*{task} was not measured in this run.*"
+        labels = list(dict.fromkeys(row["label"] for row in rows))
+        body = []
+        for seed in sorted({row["seed"] for row in rows}):
+            cells = [str(seed)]
+            for label in labels:
+                row = next(row for row in rows if row["label"] == label and row["seed"] == seed)
+                final = row["points"][-1]
+                cells.append(f"{final['mean']:.1f} ({final['seconds']:.1f} s)")
+            body.append(cells)
+        env_id = data["settings"]["tasks"][task]["env_id"]
+        header = ["seed", *[f"{label}: final greedy mean on {env_id} (training seconds)" for label in labels]]
+        return markdown_table(header, body)
+
+    return table
 
 
 # (benchmark, part) -> renderer; part "" is the plain ``<!-- bench-table: NAME -->``.
@@ -410,7 +441,8 @@ TABLES: dict[tuple[str, str], Callable[[Data], str]] = {
     ("ppo", "medians"): curves_medians,
     ("ppo", "acrobot"): ppo_acrobot,
     ("reinforce", ""): reinforce_table,
-    ("continuous", ""): continuous_table,
+    ("continuous", ""): continuous_summary,
+    **{("continuous", task): continuous_task(task) for task in ("pendulum", "lunarlander", "halfcheetah")},
 }
 FIGURES: dict[tuple[str, str], Callable[[Data], str]] = {
     ("returns", "checks"): returns_checks,
@@ -422,7 +454,6 @@ FIGURES: dict[tuple[str, str], Callable[[Data], str]] = {
     ("records", "jaxtyping"): records_jaxtyping,
     ("ppo", "targets"): ppo_targets,
     ("reinforce", "ratio"): reinforce_ratio,
-    ("continuous", "ratio"): continuous_ratio,
 }
 
 

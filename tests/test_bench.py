@@ -27,7 +27,7 @@ HEADERS = {
         "reinforce",
         "",
     ): "| seed | plain PyTorch: seconds, last-epoch mean return | typedrl: seconds, last-epoch mean return |",
-    ("continuous", ""): "| seed |",
+    ("continuous", ""): "| task | steps | seeds |",
 }
 PAGES = {
     "performance.md": ["returns"],
