@@ -27,7 +27,7 @@ from gymnasium.wrappers.vector import ClipAction, FlattenObservation, TransformA
 
 from typedrl.errors import ConfigError, TypedRLError
 
-__all__ = ["SUPPORTED", "ActionKind", "Spaces", "agent_env", "read_spaces"]
+__all__ = ["SUPPORTED", "ActionKind", "Spaces", "agent_env", "read_spaces", "squash_to_bounds"]
 
 SUPPORTED = (
     "Box (numeric) or Discrete observations, or a Dict or Tuple of those (nested too), and Discrete, MultiDiscrete "
@@ -59,6 +59,9 @@ class Spaces:
     """The shape of one action in records (``*act``): ``()`` for Discrete, ``(k,)`` for MultiDiscrete, the Box's."""
     action_nvec: tuple[int, ...] = ()
     """MultiDiscrete: the number of choices of each of the ``k`` components (``nvec``)."""
+    action_bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    """Box actions: the bounds ``(low, high)`` of the ``A`` elements, flattened (what a squashed Gaussian scales
+    to); ``None`` for the discrete kinds."""
     flattened_observations: bool = False
     """Whether the observations reach the agent flattened by Gymnasium's ``FlattenObservation``: ``Discrete``
     (one-hot), ``Dict`` and ``Tuple`` (the parts flattened and concatenated in the space's order)."""
@@ -118,7 +121,12 @@ def read_spaces(
         and math.prod(action_space.shape) >= 1
     ):
         action_shape = tuple(int(size) for size in action_space.shape)
+        bounds = (
+            tuple(float(value) for value in action_space.low.ravel()),
+            tuple(float(value) for value in action_space.high.ravel()),
+        )
         return Spaces(
+            action_bounds=bounds,
             observation_shape=shape,
             observation_size=math.prod(shape),
             n_actions=math.prod(action_shape),
@@ -142,22 +150,41 @@ def _observable(space: object) -> bool:
     return False
 
 
-def agent_env(env: VectorEnv[Any, Any, Any], layout: Spaces) -> VectorEnv[Any, Any, Any]:
+def squash_to_bounds(actions: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """``low + (tanh(u) + 1)·(high − low)/2``, clipped to ``[low, high]`` against rounding: a tanh-squashed
+    Gaussian's sample ``u`` (any real) as the environment's action, in ``actions``' dtype."""
+    squashed = low + (np.tanh(actions) + 1.0) * ((high - low) / 2.0)
+    clipped: np.ndarray = np.clip(squashed, low, high).astype(actions.dtype, copy=False)
+    return clipped
+
+
+def agent_env(env: VectorEnv[Any, Any, Any], layout: Spaces, *, squash: bool = False) -> VectorEnv[Any, Any, Any]:
     """``env`` as the agent sees it: ``Discrete`` observations one-hot and ``Dict`` / ``Tuple`` ones flattened
-    (Gymnasium's ``FlattenObservation``), and
-    taking the agent's actions: Discrete action indices ``k ∈ [0, n)`` sent as ``start + k``, Box actions of any
-    value sent clipped to the bounds (Gymnasium's ``ClipAction``). ``env`` itself when nothing needs changing.
+    (Gymnasium's ``FlattenObservation``), and taking the agent's actions: Discrete action indices ``k ∈ [0, n)``
+    sent as ``start + k``, Box actions of any value sent clipped to the bounds (Gymnasium's ``ClipAction``), or
+    with ``squash`` (a tanh-squashed Gaussian's samples ``u``) sent as :func:`squash_to_bounds` of them. ``env``
+    itself when nothing needs changing.
 
     Wrap a checked env with this (not the other way round), so the contract checks what the environment returns
     and receives.
     """
     if layout.flattened_observations:
         env = FlattenObservation(env)
+    if layout.action_kind == "box" and squash:
+        box = cast("spaces.Box", env.single_action_space)
+        low, high, dtype = box.low, box.high, box.dtype
+        shape = tuple(box.shape)
+        return TransformAction(
+            env,
+            lambda actions: squash_to_bounds(np.asarray(actions, dtype=dtype), low, high),
+            action_space=spaces.Box(-np.inf, np.inf, (env.num_envs, *shape), dtype),
+            single_action_space=spaces.Box(-np.inf, np.inf, shape, dtype),
+        )
     if layout.action_kind == "box":
         return ClipAction(env)
     if layout.action_start == 0:
         return env
     start = layout.action_start
-    single = spaces.Discrete(layout.n_actions)
+    indices = spaces.Discrete(layout.n_actions)
     batch = spaces.MultiDiscrete(np.full(env.num_envs, layout.n_actions))
-    return TransformAction(env, lambda actions: actions + start, action_space=batch, single_action_space=single)
+    return TransformAction(env, lambda actions: actions + start, action_space=batch, single_action_space=indices)

@@ -228,6 +228,11 @@ class PPOConfig(AlgoConfig):
         description="Scale rewards by the running discounted return's standard deviation, clipped to ±10 (SB3 "
         "VecNormalize norm_reward); logs and evaluation report raw returns.",
     )
+    squash_actions: bool = Field(
+        default=False,
+        description="Box actions: a tanh-squashed Gaussian mapped onto the bounds (SB3 squash_output, SAC's "
+        "policy) instead of a Gaussian clipped to them; needs finite bounds.",
+    )
 
     @model_validator(mode="after")
     def _sizes_fit(self) -> "PPOConfig":

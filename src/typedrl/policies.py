@@ -47,6 +47,7 @@ __all__ = [
     "multi_categorical_log_prob_and_entropy",
     "sample_categorical",
     "sample_multi_categorical",
+    "squashed_gaussian_log_prob",
 ]
 
 Activation = Literal["tanh", "relu"]
@@ -239,6 +240,24 @@ def gaussian_log_prob(
     return -(0.5 * scaled.square() + log_std + _HALF_LOG_TWO_PI).sum(dim=-1)
 
 
+def squashed_gaussian_log_prob(
+    mean: Float[Tensor, " B A"], log_std: Float[Tensor, " A"], samples: Float[Tensor, " B A"]
+) -> Float[Tensor, " B"]:
+    """``log π(a|s)`` of ``a = tanh(u)``, ``u ~ N(μ, diag(σ²))`` (the tanh-squashed Gaussian of SAC, Haarnoja et al.
+    2018, appendix C; SB3's ``SquashedDiagGaussianDistribution``), from the Gaussian's sample ``u`` ``[B, A]``:
+
+    ``log π(a|s) = log N(u; μ, σ²) − Σᵢ log(1 − tanh²(uᵢ))``, with ``log(1 − tanh²(u)) = 2(log 2 − u −
+    softplus(−2u))`` (exact, and finite for every finite ``u``, where ``1 − tanh²(u)`` rounds to 0 past
+    ``|u| ≈ 9`` in float32).
+
+    The density is that of ``a ∈ (−1, 1)ᴬ``; the environment receives ``a`` mapped affinely to its bounds, which
+    adds a constant that cancels in every probability ratio. Storing ``u`` (not ``a``) keeps it exact: no
+    ``atanh`` of a rounded ±1.
+    """
+    log_det = 2.0 * (math.log(2.0) - samples - torch.nn.functional.softplus(-2.0 * samples))
+    return gaussian_log_prob(mean, log_std, samples) - log_det.sum(dim=-1)
+
+
 def gaussian_entropy(log_std: Float[Tensor, " A"], batch: int) -> Float[Tensor, " B"]:
     """``H[N(μ, diag(σ²))] = Σ_i (½ + ½ log 2π + log σ_i)`` in nats, the same for each of ``batch`` rows (the
     standard deviation does not depend on the state): ``[A]`` to ``[B]``."""
@@ -254,7 +273,11 @@ class ActorCritic(nn.Module):
     (a product distribution, as SB3's ``MultiCategoricalDistribution``). ``"box"``: they are
     the mean ``μ`` of a diagonal Gaussian over a Box action with ``A`` elements (shape ``action_shape``), whose
     log-standard deviation is one learned parameter vector ``log_std`` ``[A]`` (initialised to ``log_std_init``),
-    independent of the state, as in SB3's and CleanRL's PPO; greedy actions are the mean.
+    independent of the state, as in SB3's and CleanRL's PPO; greedy actions are the mean. With ``squash_bounds``
+    ``(low, high)`` (finite, ``A`` each), the Gaussian is tanh-squashed: the stored action is the Gaussian's
+    sample ``u``, its log-probability that of ``tanh(u)`` (:func:`squashed_gaussian_log_prob`), its entropy
+    estimated by ``−log π``, and the environment receives :meth:`squashed` ``(u)``; greedy actions are
+    ``squashed(μ)``.
 
     ``normalize_observations``: both networks see the observations through an
     :class:`~typedrl.normalize.ObservationNormalizer` (``normalizer``), whose running statistics are buffers of
@@ -284,6 +307,7 @@ class ActorCritic(nn.Module):
         log_std_init: float = 0.0,
         normalize_observations: bool = False,
         action_nvec: tuple[int, ...] = (),
+        squash_bounds: tuple[Sequence[float], Sequence[float]] | None = None,
     ) -> None:
         super().__init__()
         self.normalizer = ObservationNormalizer(observation_size) if normalize_observations else None
@@ -301,6 +325,16 @@ class ActorCritic(nn.Module):
                 raise ValueError(f"ActorCritic: action_shape {self.action_shape} does not hold {n_actions} elements")
         if action_kind == "box":
             self.log_std = nn.Parameter(torch.full((n_actions,), float(log_std_init)))
+        self.squash = squash_bounds is not None
+        if squash_bounds is not None:
+            low, high = (torch.as_tensor(bound, dtype=torch.float32).reshape(-1) for bound in squash_bounds)
+            finite = bool(torch.isfinite(low).all() and torch.isfinite(high).all() and (low < high).all())
+            if action_kind != "box" or low.numel() != n_actions or not finite:
+                raise ValueError(
+                    f"ActorCritic: squash_bounds need box actions and {n_actions} finite bounds with low < high"
+                )
+            self.register_buffer("action_low", low)
+            self.register_buffer("action_high", high)
         self.activation = torch.tanh if activation == "tanh" else torch.relu
         widths = [observation_size] + [hidden] * layers + [n_actions]
         self.weights = nn.ParameterList(
@@ -375,7 +409,10 @@ class ActorCritic(nn.Module):
             log_prob, _ = multi_categorical_log_prob_and_entropy(outputs, self.action_nvec, chosen)
             return PolicyStep(chosen, log_prob, values)
         flat = outputs + self.log_std.exp() * noise
-        log_probs = gaussian_log_prob(outputs, self.log_std, flat)
+        if self.squash:
+            log_probs = squashed_gaussian_log_prob(outputs, self.log_std, flat)
+        else:
+            log_probs = gaussian_log_prob(outputs, self.log_std, flat)
         return PolicyStep(flat.reshape(-1, *self.action_shape), log_probs, values)
 
     def log_prob_and_entropy(
@@ -389,6 +426,9 @@ class ActorCritic(nn.Module):
         if self.action_kind == "multi_discrete":
             return multi_categorical_log_prob_and_entropy(outputs, self.action_nvec, actions)
         flat = actions.reshape(outputs.shape)
+        if self.squash:  # no closed-form entropy: −log π(a|s) of the stored sample estimates it, as SB3 does
+            log_probs = squashed_gaussian_log_prob(outputs, self.log_std, flat)
+            return log_probs, -log_probs
         return gaussian_log_prob(outputs, self.log_std, flat), gaussian_entropy(self.log_std, outputs.shape[0])
 
     def greedy(
@@ -406,11 +446,20 @@ class ActorCritic(nn.Module):
             return torch.stack(
                 [greedy_actions(part) for part in torch.split(outputs, list(self.action_nvec), dim=-1)], dim=-1
             )
+        if self.squash:
+            outputs = self.squashed(outputs)
         return outputs.reshape(-1, *self.action_shape)
+
+    def squashed(self, samples: Float[Tensor, " B A"]) -> Float[Tensor, " B A"]:
+        """A squashing policy's Gaussian samples (or mean) ``u`` as environment actions:
+        ``low + (tanh(u) + 1)·(high − low)/2``, inside the bounds."""
+        low, high = cast("Tensor", self.action_low), cast("Tensor", self.action_high)
+        return torch.minimum(torch.maximum(low + (torch.tanh(samples) + 1.0) * ((high - low) / 2.0), low), high)
 
 
 class _Head(nn.Module):
-    """The actor alone, as an observation → logits module (what greedy evaluation runs)."""
+    """The actor alone, as an observation → logits module (what greedy evaluation runs); for Box actions the mean,
+    and for a squashing policy the squashed mean (:meth:`ActorCritic.squashed`: the environment's action)."""
 
     def __init__(self, model: ActorCritic) -> None:
         super().__init__()
@@ -418,7 +467,8 @@ class _Head(nn.Module):
 
     def forward(self, observations: Float[Tensor, " B *obs"]) -> Float[Tensor, " B A"]:
         model: ActorCritic = self.__dict__["model"]
-        return model.logits(observations)
+        outputs = model.logits(observations)
+        return model.squashed(outputs) if model.squash else outputs
 
 
 class SampledPolicy:

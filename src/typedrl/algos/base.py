@@ -30,6 +30,7 @@ __all__ = [
     "UpdateStats",
     "algorithm_names",
     "algorithm_spec",
+    "check_squash",
     "register",
     "resolve_device",
     "spaces_of",
@@ -276,7 +277,7 @@ def spaces_of(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> Space
         probe.close()
 
 
-def training_env(env_id: str, **kwargs: Any) -> tuple[VectorEnv[Any, Any, Any], Spaces]:
+def training_env(env_id: str, *, squash: bool = False, **kwargs: Any) -> tuple[VectorEnv[Any, Any, Any], Spaces]:
     """``make_env(env_id, **kwargs)`` for an agent: the checked vector env (taking action indices, see
     :func:`~typedrl._spaces.agent_env`) and its spaces.
 
@@ -296,4 +297,22 @@ def training_env(env_id: str, **kwargs: Any) -> tuple[VectorEnv[Any, Any, Any], 
     except ConfigError:
         env.close()
         raise
-    return agent_env(env, layout), layout
+    if squash:
+        check_squash(env_id, layout)
+    return agent_env(env, layout, squash=squash), layout
+
+
+def check_squash(env_id: str, layout: Spaces) -> None:
+    """A squashed Gaussian needs Box actions with finite bounds: else a ConfigError on ``squash_actions``."""
+    bounds = layout.action_bounds
+    if layout.action_kind != "box" or bounds is None:
+        raise ConfigError(
+            f"squash_actions is true but env {env_id!r} has {layout.action_kind} actions; squashing is for Box actions",
+            "squash_actions",
+        )
+    if not all(math.isfinite(value) for bound in bounds for value in bound):
+        raise ConfigError(
+            f"squash_actions is true but env {env_id!r} has Box actions with infinite bounds; expected finite ones"
+            " to squash onto",
+            "squash_actions",
+        )

@@ -36,7 +36,7 @@ from gymnasium.vector import VectorEnv
 from torch import Tensor, nn
 
 from typedrl._spaces import Spaces, agent_env, read_spaces
-from typedrl.algos.base import UpdateStats, register, resolve_device, training_env
+from typedrl.algos.base import UpdateStats, check_squash, register, resolve_device, training_env
 from typedrl.algos.flat import FlatParameters
 from typedrl.collect import RolloutCollector
 from typedrl.config import PPO_PRESETS, PPOConfig
@@ -62,10 +62,15 @@ class PPO:
         self.config = config
         self.device = resolve_device(config.device)
         if env is None:
-            self.env, layout = training_env(config.env_id, num_envs=config.num_envs, seed=config.seed)
+            self.env, layout = training_env(
+                config.env_id, num_envs=config.num_envs, seed=config.seed, squash=config.squash_actions
+            )
         else:
             layout = read_spaces(config.env_id, env.single_observation_space, env.single_action_space)
-            self.env = agent_env(env, layout)  # one-hot observations, action indices or clipping, as training_env
+            if config.squash_actions:
+                check_squash(config.env_id, layout)
+            # Flat observations, action indices, clipping or squashing, as training_env.
+            self.env = agent_env(env, layout, squash=config.squash_actions)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.model = _actor_critic(config, layout).to(self.device)
@@ -302,6 +307,7 @@ def _actor_critic(config: PPOConfig, layout: Spaces) -> ActorCritic:
         log_std_init=config.log_std_init,
         normalize_observations=config.normalize_observations,
         action_nvec=layout.action_nvec,
+        squash_bounds=layout.action_bounds if config.squash_actions else None,
     )
 
 
