@@ -62,7 +62,7 @@ def _numbers(value: Any) -> list[int | float]:
 
 def _unsigned(name: str, results: Any) -> list[int | float]:
     """The numbers of a results list that cannot be negative: all of them but the returns of the continuous
-    benchmark (Pendulum's rewards are at most 0)."""
+    benchmark (Pendulum's rewards are at most 0, LunarLander's and HalfCheetah's returns can be negative)."""
     if name != "continuous":
         return _numbers(results)
     return _numbers([{key: value for key, value in row.items() if key != "points"} for row in results]) + _numbers(

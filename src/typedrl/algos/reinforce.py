@@ -12,7 +12,8 @@ One update (the example's "epoch"), top to bottom (:meth:`Reinforce.update`):
 The policy is ``Linear(obs → hidden) → Tanh → Linear(hidden → A)``: the logits of a categorical over ``A``
 discrete actions, or for a Box action with ``A`` elements the mean of a diagonal Gaussian with a learned,
 state-independent ``log σ`` (:class:`GaussianPolicy`); the sampled Box action is stored and scored, the
-environment receives it clipped to its bounds.
+environment receives it clipped to its bounds. An environment that masks actions (:mod:`typedrl.masks`) has its
+masks read after every reset and step: the actions are sampled under them, and scored under the same masks.
 """
 
 import math
