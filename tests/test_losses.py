@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from typedrl.errors import InputError
-from typedrl.losses import ppo_loss, ppo_loss_reference
+from typedrl.losses import gaussian_ppo_loss, ppo_loss, ppo_loss_reference, ppo_objective
+from typedrl.policies import gaussian_entropy, gaussian_log_prob, squashed_gaussian_log_prob
 
 
 def _both(
@@ -224,3 +225,104 @@ def test_a_value_tie_outside_the_clip_range_splits_the_gradient_as_torch_max_doe
     assert float(reference_v[0]) == pytest.approx(0.75)  # half of 2·(1 − 0.25); the clipped side passes none
     torch.testing.assert_close(fused_v, reference_v)
     torch.testing.assert_close(fused[2], reference[2])
+
+
+@st.composite
+def gaussian_minibatches(draw: st.DrawFn) -> tuple[torch.Tensor, ...]:
+    """Means, log-stds, values, sampled actions (the stored samples), old log-probs (some at the clip bounds),
+    advantages (some 0), returns, old values (some ties)."""
+    rows = draw(st.integers(1, 12))
+    size = draw(st.integers(1, 3))
+    generator = torch.Generator().manual_seed(draw(st.integers(0, 2**31 - 1)))
+    mean = torch.randn(rows, size, generator=generator, dtype=torch.float64) * 2
+    log_std = torch.randn(size, generator=generator, dtype=torch.float64) * 0.5
+    samples = mean + log_std.exp() * torch.randn(rows, size, generator=generator, dtype=torch.float64)
+    log_probs = gaussian_log_prob(mean, log_std, samples)
+    kind = torch.randint(0, 4, (rows,), generator=generator)
+    shift = torch.randn(rows, generator=generator, dtype=torch.float64) * 0.4
+    old_log_probs = torch.where(kind == 0, log_probs, log_probs + shift)
+    old_log_probs = torch.where(kind == 1, log_probs - math.log(1.2), old_log_probs)
+    old_log_probs = torch.where(kind == 2, log_probs - math.log(0.8), old_log_probs)
+    advantages = torch.randn(rows, generator=generator, dtype=torch.float64)
+    advantages = torch.where(torch.rand(rows, generator=generator) < 0.2, 0.0, advantages)
+    values = torch.randn(rows, generator=generator, dtype=torch.float64)
+    returns = torch.randn(rows, generator=generator, dtype=torch.float64)
+    old_values = torch.where(
+        torch.rand(rows, generator=generator) < 0.2,
+        values,
+        values + torch.randn(rows, generator=generator, dtype=torch.float64) * 0.5,
+    )
+    return mean, log_std, values, samples, old_log_probs, advantages, returns, old_values
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    gaussian_minibatches(),
+    weights,
+    st.sampled_from([None, 0.05, 0.3]),
+    st.sampled_from([0.0, 0.01, 0.5]),
+    st.booleans(),
+)
+def test_the_gaussian_loss_and_gradient_equal_autograd_of_the_formula(
+    batch: tuple[torch.Tensor, ...],
+    weights: tuple[float, float, float, float],
+    clip_range_vf: float | None,
+    entropy_coef: float,
+    squashed: bool,
+) -> None:
+    mean, log_std, values, samples, old_log_probs, advantages, returns, old_values = batch
+    if squashed:  # the old log-probabilities of the squashed density, shifted the same way
+        old_log_probs = old_log_probs - (
+            gaussian_log_prob(mean, log_std, samples) - squashed_gaussian_log_prob(mean, log_std, samples)
+        )
+    options: dict[str, Any] = {
+        "clip": 0.2,
+        "value_coef": 0.7,
+        "entropy_coef": entropy_coef,
+        "old_values": old_values,
+        "clip_range_vf": clip_range_vf,
+    }
+    results = []
+    for fused in (True, False):
+        m, s, v = (tensor.clone().requires_grad_() for tensor in (mean, log_std, values))
+        if fused:
+            out = gaussian_ppo_loss(m, s, v, samples, old_log_probs, advantages, returns, squashed=squashed, **options)
+        else:
+            if squashed:
+                log_probs = squashed_gaussian_log_prob(m, s, samples)
+                entropies = -log_probs
+            else:
+                log_probs, entropies = gaussian_log_prob(m, s, samples), gaussian_entropy(s, len(samples))
+            out = ppo_objective(log_probs, entropies, v, old_log_probs, advantages, returns, **options)
+        objective = sum(weight * term for weight, term in zip(weights, out[:4], strict=True))
+        if isinstance(objective, torch.Tensor) and objective.requires_grad:
+            objective.backward()  # type: ignore[no-untyped-call]
+        grads = [tensor.grad if tensor.grad is not None else torch.zeros_like(tensor) for tensor in (m, s, v)]
+        results.append(([term.detach() for term in out], grads))
+    (fused_terms, fused_grads), (reference_terms, reference_grads) = results
+    for ours, theirs in zip(fused_terms, reference_terms, strict=True):
+        assert torch.allclose(ours, theirs, rtol=1e-9, atol=1e-9)
+    for ours, theirs in zip(fused_grads, reference_grads, strict=True):
+        assert torch.allclose(ours, theirs, rtol=1e-7, atol=1e-9)
+
+
+def test_the_gaussian_loss_passes_gradcheck() -> None:
+    generator = torch.Generator().manual_seed(3)
+    mean = torch.randn(5, 2, dtype=torch.float64, generator=generator, requires_grad=True)
+    log_std = torch.randn(2, dtype=torch.float64, generator=generator, requires_grad=True)
+    values = torch.randn(5, dtype=torch.float64, generator=generator, requires_grad=True)
+    samples = torch.randn(5, 2, dtype=torch.float64, generator=generator)
+    data = [torch.randn(5, dtype=torch.float64, generator=generator) for _ in range(3)]
+
+    def loss(m: torch.Tensor, s: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return gaussian_ppo_loss(m, s, v, samples, *data, clip=0.2, entropy_coef=0.1).loss
+
+    assert torch.autograd.gradcheck(loss, (mean, log_std, values))
+
+
+def test_the_gaussian_loss_refuses_mismatched_shapes() -> None:
+    data = [torch.zeros(4) for _ in range(4)]
+    with pytest.raises(InputError, match=r"mean \(4, 2\), log_std \(3,\) and actions \(4, 2\); expected"):
+        gaussian_ppo_loss(torch.zeros(4, 2), torch.zeros(3), data[0], torch.zeros(4, 2), *data[1:], clip=0.2)
+    with pytest.raises(InputError, match="log_std has shape"):
+        gaussian_ppo_loss(torch.zeros(4, 2), torch.zeros(1, 2), data[0], torch.zeros(4, 2), *data[1:], clip=0.2)

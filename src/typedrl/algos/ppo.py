@@ -41,7 +41,7 @@ from typedrl.algos.flat import FlatParameters
 from typedrl.collect import RolloutCollector
 from typedrl.config import PPO_PRESETS, PPOConfig
 from typedrl.errors import InputError, RolloutError, TrainingError
-from typedrl.losses import PPOLoss, ppo_loss, ppo_objective
+from typedrl.losses import PPOLoss, gaussian_ppo_loss, ppo_loss, ppo_objective
 from typedrl.masks import mask_logits
 from typedrl.normalize import RewardScaler
 from typedrl.policies import ActorCritic, SampledPolicy
@@ -221,9 +221,10 @@ class PPO:
     def _loss(
         self, outputs: Tensor, values: Tensor, batch: ActorCriticSample, advantages: Tensor, clip: float
     ) -> PPOLoss:
-        """PPO's loss on one minibatch: :func:`~typedrl.ppo_loss` (closed-form gradient) for discrete actions,
-        :func:`~typedrl.losses.ppo_objective` on the policy's log-probabilities and entropy for the other kinds
-        (the Gaussian of Box actions, the product of categoricals of MultiDiscrete ones)."""
+        """PPO's loss on one minibatch: :func:`~typedrl.ppo_loss` for discrete actions and
+        :func:`~typedrl.losses.gaussian_ppo_loss` for Box ones (closed-form gradients), and
+        :func:`~typedrl.losses.ppo_objective` on the policy's log-probabilities and entropy for MultiDiscrete ones
+        (the product of categoricals)."""
         config = self.config
         options: dict[str, Any] = {
             "clip": clip,
@@ -236,6 +237,19 @@ class PPO:
             outputs = mask_logits(outputs, batch.action_masks)
         if self.model.action_kind == "discrete":
             return ppo_loss(outputs, values, batch.actions, batch.log_probs, advantages, batch.returns, **options)
+        if self.model.action_kind == "box":
+            samples = batch.actions.reshape(outputs.shape)
+            return gaussian_ppo_loss(
+                outputs,
+                self.model.log_std,
+                values,
+                samples,
+                batch.log_probs,
+                advantages,
+                batch.returns,
+                squashed=self.model.squash,
+                **options,
+            )
         log_probs, entropies = self.model.log_prob_and_entropy(outputs, batch.actions)
         return ppo_objective(log_probs, entropies, values, batch.log_probs, advantages, batch.returns, **options)
 
