@@ -1,7 +1,6 @@
 """Box (continuous) actions: the diagonal Gaussian policy, records with float actions [T, N, *act], the collector
 and evaluation on Pendulum-v1, PPO and REINFORCE training through the library and the command line."""
 
-import importlib.util
 import math
 import subprocess
 import sys
@@ -232,22 +231,6 @@ def test_the_command_line_trains_and_evaluates_pendulum(tmp_path: Path) -> None:
     )
     assert evaluation.returncode == 0, evaluation.stderr
     assert "2 episodes" in evaluation.stdout
-
-
-@pytest.mark.skipif(importlib.util.find_spec("mujoco") is not None, reason="mujoco is installed here")
-def test_a_missing_extra_is_one_line_naming_the_pip_install(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "typedrl", "ppo", "--env", "HalfCheetah-v5", "--out", str(tmp_path / "run")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 2
-    assert result.stderr == (
-        "typedrl ppo: error: env_id is 'HalfCheetah-v5': it needs an extra: pip install \"typedrl[mujoco]\"\n"
-    )
-    assert not (tmp_path / "run").exists()
 
 
 def test_the_extra_is_read_from_the_environments_entry_point() -> None:
