@@ -322,3 +322,19 @@ def test_a_reader_finds_no_masks_where_there_are_none() -> None:
     _, info = env.reset(seed=0)
     assert ActionMaskReader.detect(env, info, (2,), where="t", error=RolloutError) is None
     env.close()
+
+
+def test_masks_are_read_from_an_async_vector_env() -> None:
+    """AsyncVectorEnv workers answer ``action_masks()`` through ``call``; an env without it is asked quietly."""
+    env = CheckedVectorEnv(gym.vector.AsyncVectorEnv([MaskedChoice] * 2), env_id="MaskedChoice")
+    collector = RolloutCollector(env, LowestAllowed(), horizon=6, seed=1)
+    rollout = collector.collect()
+    assert collector.masks is not None
+    assert collector.masks.source == "action_masks()"
+    assert rollout.action_masks is not None
+    assert torch.equal(rollout.action_masks, rollout.observations.bool())
+    env.close()
+    plain = gym.vector.AsyncVectorEnv([lambda: gym.make("CartPole-v1")] * 2)
+    _, info = plain.reset(seed=0)
+    assert ActionMaskReader.detect(plain, info, (2,), where="t", error=RolloutError) is None
+    plain.close()

@@ -49,7 +49,7 @@ def mask_logits(logits: Float[Tensor, " B A"], action_masks: Bool[Tensor, " B A"
 
 def _has_method(env: VectorEnv[Any, Any, Any]) -> bool:
     """Whether ``env``'s sub-environments have ``action_masks``: asked of the first one where the vector env holds
-    them (``SyncVectorEnv``, found below any vector wrappers), else by calling it (``AsyncVectorEnv``)."""
+    them (``SyncVectorEnv``, found below any vector wrappers), else of each through ``call`` (``AsyncVectorEnv``)."""
     inner: Any = env
     while not hasattr(inner, "envs") and hasattr(inner, "env"):
         inner = inner.env
@@ -59,11 +59,11 @@ def _has_method(env: VectorEnv[Any, Any, Any]) -> bool:
     call = getattr(inner, "call", None)
     if call is None:  # a native vector env (CartPoleVectorEnv) has no per-environment calls
         return False
-    try:
-        call("action_masks")
-    except (AttributeError, NotImplementedError):
+    try:  # each sub-environment answers for itself (an AsyncVectorEnv's workers), without raising where it lacks it
+        answers = call("has_wrapper_attr", "action_masks")
+    except Exception:
         return False
-    return True
+    return isinstance(answers, tuple | list) and bool(answers) and all(bool(answer) for answer in answers)
 
 
 class ActionMaskReader:
