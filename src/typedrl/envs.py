@@ -12,6 +12,11 @@ environment passes through unchanged, and ``KeyboardInterrupt`` is never caught 
 an environment's ``reset`` or ``step`` is that environment failing, and becomes an ``EnvError`` too).
 
 To run without the checks, use the environment the wrapper holds (``checked.env``) or build it with Gymnasium.
+
+**Errata.** Where a Gymnasium environment is known to break its own declared space in normal play, the contract
+holds it to what the environment really does, and only there: :data:`SPACE_ERRATA` lists each case with the
+Gymnasium issue that records it, and :func:`make_env` and :func:`typedrl.evaluate` apply it (a contract option
+given explicitly wins). Everything else about the environment is checked as usual.
 """
 
 import dis
@@ -33,11 +38,41 @@ from typedrl._validate import integer
 from typedrl.contract import Contract, ContractOptions, ContractWarning, StepResult, autoreset_mode_of
 from typedrl.errors import ContractViolation, EnvError, HyperparameterError, TypedRLError
 
-__all__ = ["CheckReport", "CheckedEnv", "CheckedVectorEnv", "check_env", "make_env"]
+__all__ = ["SPACE_ERRATA", "CheckReport", "CheckedEnv", "CheckedVectorEnv", "check_env", "errata_options", "make_env"]
 
 _ObsT = TypeVar("_ObsT")
 _ActT = TypeVar("_ActT")
 _T = TypeVar("_T")
+
+
+def _unbounded_above(index: int) -> Callable[[gym.Space[Any]], ContractOptions]:
+    """Observation bounds that are the space's own, but with no upper bound on element ``index``."""
+
+    def options(space: gym.Space[Any]) -> ContractOptions:
+        if not isinstance(space, gym.spaces.Box) or space.shape != (8,):  # not the space the erratum is about
+            return {}
+        high = np.array(space.high, copy=True)
+        high[index] = np.inf
+        return {"observation_bounds": (space.low, high)}
+
+    return options
+
+
+SPACE_ERRATA: dict[str, Callable[[gym.Space[Any]], ContractOptions]] = {
+    # The lander's height (observation[1]) has no upper limit: nothing ends an episode that flies up, and a
+    # policy that fires the main engine passes the declared 2.5 (Gymnasium issues #377 and #752; v3 raised the
+    # bound from 1.5 to 2.5, "extremely rare" to pass, yet an untrained policy does within a few hundred steps).
+    "LunarLander-v3": _unbounded_above(1),
+}
+"""Known gaps between a Gymnasium environment's declared observation space and what it returns: registered id
+→ the contract options that hold it to what it really does, from its observation space (one sub-environment's).
+"""
+
+
+def errata_options(env_id: str, observation_space: gym.Space[Any]) -> ContractOptions:
+    """The contract options :data:`SPACE_ERRATA` gives ``env_id`` (``{}`` for an environment without errata)."""
+    erratum = SPACE_ERRATA.get(env_id.partition(":")[2] or env_id)
+    return erratum(observation_space) if erratum is not None else {}
 
 
 def _detail(error: BaseException) -> str:
@@ -169,12 +204,16 @@ class CheckedVectorEnv(VectorWrapper[Any, Any, Any, Any, Any]):
     Args:
         env: the vector environment to check.
         seed: if given, seeds the action spaces and is used by the first ``reset()`` called without a seed.
-        **options: the :class:`Contract` options.
+        **options: the :class:`Contract` options (the :data:`SPACE_ERRATA` of a registered id apply, unless
+            ``observation_bounds`` is given).
     """
 
     def __init__(self, env: VectorEnv[Any, Any, Any], *, seed: int | None = None, **options: Unpack[ContractOptions]):
         super().__init__(env)
         self.autoreset_mode = autoreset_mode_of(env)
+        spec = getattr(env, "spec", None)
+        if spec is not None and "observation_bounds" not in options:
+            options = {**errata_options(spec.id, env.single_observation_space), **options}
         self.contract = Contract.for_env(env, **options)
         self.num_steps = 0
         self._seed = seed
