@@ -24,7 +24,14 @@ from typedrl.config import ppo_preset
 from typedrl.runlog import load_trainlog
 
 COMMAND = [sys.executable, "-m", "typedrl.cli"]
-ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
+# The tests folder on the path: ``--env unsupported_envs:...`` imports the module that registers those envs.
+TESTS = str(Path(__file__).resolve().parent)
+ENV = {
+    **os.environ,
+    "PYTHONUNBUFFERED": "1",
+    "PYTHONPATH": os.pathsep.join(filter(None, [TESTS, os.environ.get("PYTHONPATH")])),
+}
+TEXT_ENV = "unsupported_envs:typedrl-test/TextObservations-v0"
 
 
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -40,7 +47,9 @@ def test_help_lists_the_commands_and_the_version() -> None:
     ppo_help = run("ppo", "--help")
     for flag in ("--env", "--num-envs", "--seed", "--device", "--updates", "--eval-every", "--config", "--resume"):
         assert flag in ppo_help.stdout
-    assert "default, sb3-zoo, acrobot, pendulum, torchlean" in " ".join(ppo_help.stdout.split())
+    assert "default, sb3-zoo, acrobot, pendulum, lunarlander, halfcheetah, torchlean" in " ".join(
+        ppo_help.stdout.split()
+    )
     version = run("--version")
     assert version.returncode == 0
     assert version.stdout.strip() == f"typedrl {typedrl.__version__}"
@@ -92,12 +101,12 @@ def _bad_inputs(tmp_path: Path) -> list[tuple[tuple[str, ...], str]]:
         (("reinforce", "--device", "tpu"), "typedrl reinforce: error: argument --device: invalid choice: 'tpu'"),
         (("ppo", "--resume"), "typedrl ppo: error: --resume needs --out DIR"),
         (("ppo", "--env", "CartPole-v9"), "typedrl ppo: error: env_id is 'CartPole-v9': Environment version `v9`"),
-        (("reinforce", "--env", "Blackjack-v1"), "typedrl reinforce: error: env 'Blackjack-v1' has Tuple("),
+        (("reinforce", "--env", TEXT_ENV), f"typedrl reinforce: error: env '{TEXT_ENV}' has Text("),
         (("ppo", "--env", "nomodule:Env"), "typedrl ppo: error: env_id is 'nomodule:Env': "),
         (("check-env", "NoSuchEnv-v0"), "typedrl check-env: error: Environment `NoSuchEnv` doesn't exist."),
         (
-            ("check-env", "Blackjack-v1"),
-            "typedrl check-env: error: env_id is 'Blackjack-v1': Contract: observation_space is Tuple(",
+            ("check-env", TEXT_ENV),
+            f"typedrl check-env: error: env_id is '{TEXT_ENV}': Contract: observation_space is Text(",
         ),
         (
             ("check-env", "nomodule:Env"),

@@ -154,7 +154,9 @@ def test_ppo_minibatches_by_count_or_size() -> None:
 
 
 def test_unknown_preset() -> None:
-    expected = r"^preset is 'nope'; expected one of default, sb3-zoo, acrobot, pendulum, torchlean$"
+    expected = (
+        r"^preset is 'nope'; expected one of default, sb3-zoo, acrobot, pendulum, lunarlander, halfcheetah, torchlean$"
+    )
     with pytest.raises(ConfigError, match=expected):
         ppo_preset("nope")
 

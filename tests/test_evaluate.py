@@ -162,9 +162,14 @@ def test_unsupported_environments_and_actors() -> None:
     with pytest.raises(EvaluationError) as caught:
         evaluate(nn.Linear(3, 2), "Pendulum-v1", episodes=2)
     assert str(caught.value) == "evaluate: step 0: the actor returned (2, 2); expected action means of shape (2, 1)"
-    for env_id in ("Blackjack-v1",):  # Tuple observations: one message, one error
-        with pytest.raises(EvaluationError, match=rf"^env '{env_id}' has .* observations; typedrl's agents support"):
+    for env_id in ("unsupported_envs:typedrl-test/TextObservations-v0",):  # Text observations: one message
+        with pytest.raises(EvaluationError, match=rf"^env '{env_id}' has Text\(.* observations; typedrl's agents"):
             evaluate(nn.Linear(1, 2), env_id)
+    with pytest.raises(EvaluationError) as caught:  # an actor made for other observations: named, not a raw error
+        evaluate(nn.Linear(1, 2), "Blackjack-v1", episodes=2)
+    assert str(caught.value).startswith(
+        "evaluate: step 0: the actor raised RuntimeError on observations of shape (2, 45): mat1 and mat2 shapes"
+    )
     with pytest.raises(EvaluationError) as caught:
         evaluate(nn.Linear(4, 3), "CartPole-v1", episodes=2)
     assert str(caught.value) == "evaluate: step 0: the actor returned (2, 3); expected logits of shape (2, 2)"

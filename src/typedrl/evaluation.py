@@ -164,7 +164,14 @@ def _greedy_actions(
     device: torch.device,
     masks: np.ndarray | None = None,
 ) -> np.ndarray:
-    outputs = actor(torch.as_tensor(observations, dtype=torch.float32, device=device))
+    try:
+        outputs = actor(torch.as_tensor(observations, dtype=torch.float32, device=device))
+    except Exception as error:  # e.g. an actor made for observations of another size: say what it was given
+        detail = " ".join(str(error).split())
+        raise EvaluationError(
+            f"evaluate: step {step}: the actor raised {type(error).__name__} on observations of shape"
+            f" {tuple(observations.shape)}: {detail}"
+        ) from error
     expected = (observations.shape[0], layout.n_actions)
     what = "action means" if layout.action_kind == "box" else "logits"
     if not isinstance(outputs, torch.Tensor) or tuple(outputs.shape) != expected:
@@ -214,8 +221,9 @@ def evaluate(
     rendering ``rgb_array`` frames). The returns are the same as without it.
 
     Raises:
-        EvaluationError: a bad argument, an unsupported environment, a non-finite logit, an actor output of
-            the wrong shape, or ``video_dir`` without ``moviepy`` installed.
+        EvaluationError: a bad argument, an unsupported environment, an actor that raises (e.g. made for
+            observations of another size), a non-finite logit, an actor output of the wrong shape, a bad action
+            mask, or ``video_dir`` without ``moviepy`` installed.
         ContractViolation: the environment broke its contract (e.g. a NaN observation); every reset, step and
             action of an evaluation is checked, as in training.
     """
