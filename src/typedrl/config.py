@@ -375,7 +375,8 @@ PPO_PRESETS: dict[str, dict[str, Any]] = {
     # Pendulum-v1 (Box(-2, 2, (1,)) torque, 200-step episodes, reward -16.3 to 0 per step): rl-baselines3-zoo's
     # settings without gSDE, which typedrl does not have (4 envs x 1024 steps, minibatches of 64, 10 epochs,
     # gamma 0.9, lambda 0.95, lr 1e-3), 102,400 steps; the Gaussian's log-std starts at 0. Seeds 0 and 1 end at a
-    # greedy mean of about -145 and -131 (best possible about -140); bench/bench_continuous.py measures 5 seeds.
+    # greedy mean of about -131 and -145 (one start state takes a second swing); bench/bench_continuous.py
+    # measures 5 seeds.
     "pendulum": {
         "env_id": "Pendulum-v1",
         "num_envs": 4,
