@@ -122,8 +122,9 @@ class ActionMaskReader:
         rows are all true. ``step`` names the vector step in messages.
 
         Raises:
-            the reader's ``error``: the masks are not ``[N, A]`` of bools or 0/1, or a needed row (a component's
-            part, for MultiDiscrete) allows no action.
+            TypedRLError: of the reader's ``error`` class (the collector's is ``RolloutError``), where the masks
+                are not ``[N, A]`` of bools or 0/1, or a needed row (a component's part, for MultiDiscrete)
+                allows no action.
         """
         if self.source == "action_masks()":
             try:
