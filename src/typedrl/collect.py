@@ -352,12 +352,11 @@ class RolloutCollector:
     def _read_masks(self, info: object, rows: np.ndarray | None = None) -> None:
         """The masks of the observations now, from the last reset's or step's ``info`` (or the env's method)."""
         assert self.masks is not None
-        if self.masks.source == "action_masks()" or self._masks_now is None:
-            rows = None  # the method answers for every sub-environment
-        masks = torch.from_numpy(self.masks.read(info, step=self._vector_steps, rows=rows)).to(self.device)
-        if rows is not None and self._masks_now is not None:  # a partial reset's info: the reset rows only
-            masks = torch.where(torch.from_numpy(rows).to(self.device)[:, None], masks, self._masks_now)
-        self._masks_now = masks
+        previous = None if self._masks_now is None or rows is None else self._masks_now.cpu().numpy()
+        masks = self.masks.read(
+            info, step=self._vector_steps, rows=None if previous is None else rows, previous=previous
+        )
+        self._masks_now = torch.from_numpy(masks).to(self.device)
 
     def _act(self, observations: Tensor, masks: Tensor | None) -> PolicyStep:
         if masks is None:

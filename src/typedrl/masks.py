@@ -116,10 +116,13 @@ class ActionMaskReader:
             return cls(env, "info['action_mask']", groups, where=where, error=error)
         return None
 
-    def read(self, info: object, *, step: int, rows: np.ndarray | None = None) -> np.ndarray:
+    def read(
+        self, info: object, *, step: int, rows: np.ndarray | None = None, previous: np.ndarray | None = None
+    ) -> np.ndarray:
         """The masks now, ``[N, A]`` bool, from the environment's method or from ``info`` (what the last reset or
-        step returned). ``rows``: only these sub-environments need a mask (a partial reset's info); the others'
-        rows are all true. ``step`` names the vector step in messages.
+        step returned). ``rows``: only these sub-environments need a mask (a partial reset's info, the episodes
+        still running); the others' rows are ``previous`` (the masks before a partial reset), else all true.
+        ``step`` names the vector step in messages.
 
         Raises:
             TypedRLError: of the reader's ``error`` class (the collector's is ``RolloutError``), where the masks
@@ -138,7 +141,7 @@ class ActionMaskReader:
             value = self._from_info(info, step=step, rows=rows)
         masks = self._checked(value, step=step)
         if rows is not None:
-            masks = np.where(rows[:, None], masks, True)
+            masks = np.where(rows[:, None], masks, True if previous is None else previous)
         self._check_rows(masks, step=step, rows=rows)
         return masks
 
@@ -146,6 +149,12 @@ class ActionMaskReader:
         """One ``[N, A]`` array of the sub-environments' answers, or an error naming the first unfit one."""
         if not isinstance(entries, (tuple, list)) or len(entries) != self.n_envs:
             return entries  # _checked names it
+        try:  # every step: one stack; the entry-by-entry search below runs only when it fails
+            stacked = np.stack(entries)
+            if stacked.shape == (self.n_envs, self.width):
+                return stacked
+        except Exception:
+            pass
         rows = []
         for env_index, entry in enumerate(entries):
             try:

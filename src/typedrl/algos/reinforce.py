@@ -94,14 +94,6 @@ class Reinforce:
         """``{"optimizer": Adam}`` for checkpoints."""
         return {"optimizer": self.optimizer}
 
-    def _read_masks(self, info: object, step: int, previous: np.ndarray | None, rows: np.ndarray | None) -> np.ndarray:
-        """The action masks now (:mod:`typedrl.masks`); after a partial reset (``rows``) the reset rows' from its
-        info, the others' kept from ``previous``."""
-        assert self._masks is not None
-        if self._masks.source == "action_masks()" or previous is None or rows is None:
-            return self._masks.read(info, step=step)
-        return np.where(rows[:, None], self._masks.read(info, step=step, rows=rows), previous)
-
     def _play(
         self,
     ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray, np.ndarray, np.ndarray, torch.Tensor | None]:
@@ -114,7 +106,8 @@ class Reinforce:
             self._masks_found = True
             groups = self.layout.action_nvec or (self.layout.n_actions,)
             self._masks = ActionMaskReader.detect(env, info, groups, where="Reinforce", error=TrainingError)
-        masks_np = None if self._masks is None else self._read_masks(info, 0, None, None)
+        reader = self._masks
+        masks_np = None if reader is None else reader.read(info, step=0)
         columns: dict[str, list[Any]] = {k: [] for k in ("obs", "act", "rew", "term", "trunc", "open", "mask")}
         open_envs = np.ones(n_envs, dtype=np.bool_)  # sub-environments whose current episode is recorded
         resetting = np.zeros(n_envs, dtype=np.bool_)  # NEXT_STEP: this step only resets these (not the agent's)
@@ -151,14 +144,14 @@ class Reinforce:
             done = (terminated | truncated) & ~resetting
             if recorded > self.config.min_steps_per_update:
                 open_envs = open_envs & ~done  # past the count: finish the running episodes, start none
-            if masks_np is not None:
-                masks_np = self._read_masks(info, steps, None, None)
+            if reader is not None:
+                masks_np = reader.read(info, step=steps)
             if self._mode is AutoresetMode.NEXT_STEP:
                 resetting = done
             elif self._mode is AutoresetMode.DISABLED and done.any():
                 next_np, info = env.reset(options={"reset_mask": done})
-                if masks_np is not None:
-                    masks_np = self._read_masks(info, steps, masks_np, done)
+                if reader is not None:
+                    masks_np = reader.read(info, step=steps, rows=done, previous=masks_np)
             observations_np = next_np
         return (
             torch.stack(columns["obs"]),
