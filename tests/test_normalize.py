@@ -107,3 +107,53 @@ def test_the_statistics_are_saved_and_evaluation_applies_them(tmp_path: Path) ->
     assert resumed.reward_scaler is not None
     assert resumed.reward_scaler.statistics.count == pytest.approx(float(saved_scaler["count"]))
     resumed.close()
+
+
+@pytest.mark.parametrize("n_envs", [1, 3])
+def test_reward_scaling_of_whole_rollouts_equals_gymnasiums_step_by_step_statistics(n_envs: int) -> None:
+    """All of a rollout's steps at once (prefix sums) against RunningMeanStd fed one step at a time, across calls of
+    several lengths with episode ends inside them."""
+    generator = np.random.default_rng(1)
+    scaler = RewardScaler(n_envs, gamma=0.98)
+    reference = RunningMeanStd(shape=())  # type: ignore[no-untyped-call]
+    running = np.zeros(n_envs)
+    for steps in (512, 1, 7, 300):
+        rewards = generator.normal(3.0, 2.0, size=(steps, n_envs)).astype(np.float32)
+        done = generator.random((steps, n_envs)) < 0.02
+        scaled = scaler(torch.from_numpy(rewards), torch.from_numpy(done)).numpy()
+        expected = np.empty((steps, n_envs))
+        for t in range(steps):
+            running = running * 0.98 + rewards[t].astype(np.float64)
+            reference.update(running)  # type: ignore[no-untyped-call]
+            expected[t] = rewards[t] / math.sqrt(reference.var + 1e-8)
+            running[done[t]] = 0.0
+        np.testing.assert_allclose(scaled, np.clip(expected, -10.0, 10.0), rtol=1e-6)
+        np.testing.assert_allclose(scaler.returns, running, rtol=1e-12)
+        assert float(scaler.statistics.var) == pytest.approx(float(reference.var), rel=1e-12)
+        assert float(scaler.statistics.mean) == pytest.approx(float(reference.mean), rel=1e-12)
+        assert float(scaler.statistics.count) == pytest.approx(float(reference.count), rel=1e-15)
+
+
+def test_the_normalizer_follows_its_buffers_after_updates_loads_and_dtype_changes() -> None:
+    """The forward pass caches −μ/s and 1/s: every change of the buffers must reach it."""
+    normalizer = ObservationNormalizer(3)
+    observations = torch.randn(5, 3) * 4.0 + 2.0
+
+    def expected(x: torch.Tensor) -> torch.Tensor:
+        scale = torch.rsqrt(normalizer.var + 1e-8)
+        return ((x.double() - normalizer.mean) * scale).clamp(-10.0, 10.0).to(x.dtype)
+
+    before = normalizer(observations)
+    normalizer.update(observations)
+    after = normalizer(observations)
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, expected(observations))
+    normalizer.load_state_dict({key: value * 2.0 for key, value in normalizer.state_dict().items()})
+    torch.testing.assert_close(normalizer(observations), expected(observations))
+    with torch.inference_mode():
+        normalizer.update(observations + 1.0)
+        inside = normalizer(observations)
+    torch.testing.assert_close(inside, expected(observations))
+    torch.testing.assert_close(normalizer(observations), expected(observations))
+    normalizer.double()
+    torch.testing.assert_close(normalizer(observations.double()), expected(observations.double()))

@@ -23,7 +23,7 @@ from typing import Any, Literal, cast
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import VectorEnv
-from gymnasium.wrappers.vector import ClipAction, FlattenObservation, TransformAction
+from gymnasium.wrappers.vector import FlattenObservation, TransformAction
 
 from typedrl.errors import ConfigError, TypedRLError
 
@@ -161,7 +161,8 @@ def squash_to_bounds(actions: np.ndarray, low: np.ndarray, high: np.ndarray) -> 
 def agent_env(env: VectorEnv[Any, Any, Any], layout: Spaces, *, squash: bool = False) -> VectorEnv[Any, Any, Any]:
     """``env`` as the agent sees it: ``Discrete`` observations one-hot and ``Dict`` / ``Tuple`` ones flattened
     (Gymnasium's ``FlattenObservation``), and taking the agent's actions: Discrete action indices ``k ∈ [0, n)``
-    sent as ``start + k``, Box actions of any value sent clipped to the bounds (Gymnasium's ``ClipAction``), or
+    sent as ``start + k``, Box actions of any value sent clipped to the bounds (what Gymnasium's ``ClipAction``
+    does, as one ``np.clip`` of the batch: its vector version clips each sub-environment's action apart), or
     with ``squash`` (a tanh-squashed Gaussian's samples ``u``) sent as :func:`squash_to_bounds` of them. ``env``
     itself when nothing needs changing.
 
@@ -170,18 +171,21 @@ def agent_env(env: VectorEnv[Any, Any, Any], layout: Spaces, *, squash: bool = F
     """
     if layout.flattened_observations:
         env = FlattenObservation(env)
-    if layout.action_kind == "box" and squash:
+    if layout.action_kind == "box":
         box = cast("spaces.Box", env.single_action_space)
         low, high, dtype = box.low, box.high, box.dtype
         shape = tuple(box.shape)
+
+        def to_bounds(actions: Any) -> np.ndarray:
+            batch = np.asarray(actions, dtype=dtype)
+            return squash_to_bounds(batch, low, high) if squash else np.clip(batch, low, high)
+
         return TransformAction(
             env,
-            lambda actions: squash_to_bounds(np.asarray(actions, dtype=dtype), low, high),
+            to_bounds,
             action_space=spaces.Box(-np.inf, np.inf, (env.num_envs, *shape), dtype),
             single_action_space=spaces.Box(-np.inf, np.inf, shape, dtype),
         )
-    if layout.action_kind == "box":
-        return ClipAction(env)
     if layout.action_start == 0:
         return env
     start = layout.action_start

@@ -13,7 +13,6 @@ The running statistics use Gymnasium's ``RunningMeanStd`` (Chan et al.'s paralle
 ``10⁻⁴``), in float64.
 """
 
-import math
 from typing import Any
 
 import numpy as np
@@ -60,9 +59,28 @@ class ObservationNormalizer(nn.Module):
 
     def forward(self, observations: Float[Tensor, " B size"]) -> Float[Tensor, " B size"]:
         """The normalized observations, in the input's dtype."""
-        scale = torch.rsqrt(self.var + self.epsilon).to(observations.dtype)
-        centred = observations - self.mean.to(observations.dtype)
-        return (centred * scale).clamp(-self.clip, self.clip)
+        shift, scale = self._affine(observations)
+        return torch.addcmul(shift, observations, scale).clamp_(-self.clip, self.clip)
+
+    def _affine(self, like: Tensor) -> tuple[Tensor, Tensor]:
+        """``(−μ/s, 1/s)`` with ``s = √(σ² + ε)``, in ``like``'s dtype and on its device, so that a forward pass is
+        one fused multiply-add and a clamp. Cached until the buffers change: the cache holds the buffers
+        themselves (``module.to`` replaces them) and their version counters, which every in-place write
+        (:meth:`update`, ``load_state_dict``) moves on."""
+        cached = self.__dict__.get("_affine_cache")
+        if (
+            cached is not None
+            and cached[0] is self.mean
+            and cached[1] is self.var
+            and cached[2] == (self.mean._version, self.var._version, like.dtype, like.device)
+        ):
+            return cached[3]  # type: ignore[no-any-return]
+        with torch.inference_mode(False), torch.no_grad():  # plain tensors, even when called in inference mode
+            scale = torch.rsqrt(self.var + self.epsilon)
+            affine = ((-self.mean * scale).to(like.device, like.dtype), scale.to(like.device, like.dtype))
+        key = (self.mean._version, self.var._version, like.dtype, like.device)
+        self.__dict__["_affine_cache"] = (self.mean, self.var, key, affine)
+        return affine
 
 
 class RewardScaler:
@@ -82,12 +100,33 @@ class RewardScaler:
         """The scaled rewards (same shape, dtype and device); updates the running return and statistics."""
         raw = rewards.detach().cpu().numpy().astype(np.float64)
         ended = done.detach().cpu().numpy()
-        scaled = np.empty_like(raw)
-        for t in range(raw.shape[0]):
-            self.returns = self.returns * self.gamma + raw[t]
-            self.statistics.update(self.returns)  # type: ignore[no-untyped-call]
-            scaled[t] = raw[t] / math.sqrt(float(self.statistics.var) + self.epsilon)
-            self.returns[ended[t]] = 0.0
+        steps, n_envs = raw.shape
+        if steps == 0:
+            return rewards.clone()
+        returns = np.empty_like(raw)
+        running = self.returns
+        for t in range(steps):  # the recursion itself; the statistics below take all steps at once
+            running = running * self.gamma + raw[t]
+            returns[t] = running
+            running = np.where(ended[t], 0.0, running)
+        self.returns = running
+        # Folding step t's N returns into the statistics one step at a time (Chan et al.'s combination, as
+        # RunningMeanStd.update does) gives, after step t, the statistics of the prior and of every return up to t:
+        # prefix sums of the returns, centred on the prior's mean, give all T at once.
+        prior_count, prior_mean = float(self.statistics.count), float(self.statistics.mean)
+        centred = returns - prior_mean
+        counts = n_envs * np.arange(1, steps + 1, dtype=np.float64)
+        sums = np.cumsum(centred.sum(axis=1))
+        squares = np.cumsum(np.square(centred).sum(axis=1))
+        batch_mean = sums / counts  # relative to the prior's mean
+        batch_m2 = squares - sums * batch_mean
+        total = prior_count + counts
+        var = float(self.statistics.var) * prior_count + batch_m2 + np.square(batch_mean) * prior_count * counts / total
+        var /= total
+        self.statistics.mean = np.asarray(prior_mean + batch_mean[-1] * counts[-1] / total[-1], dtype=np.float64)
+        self.statistics.var = np.asarray(var[-1], dtype=np.float64)
+        self.statistics.count = float(total[-1])
+        scaled = raw / np.sqrt(var + self.epsilon)[:, None]
         np.clip(scaled, -self.clip, self.clip, out=scaled)
         return torch.from_numpy(scaled).to(device=rewards.device, dtype=rewards.dtype)
 
