@@ -275,6 +275,25 @@ def test_initialisation_is_near_uniform_with_zero_biases() -> None:
     assert float(logits.abs().max()) < 0.1  # the actor's output gain is 0.01
 
 
+def test_without_ortho_init_each_layer_is_initialised_as_nn_linear() -> None:
+    """``ortho_init=False`` (SB3's option): weights and biases uniform in ±1/√fan_in in every layer of both
+    networks, biases not zero, and the orthogonal default unchanged."""
+    torch.manual_seed(0)
+    model = ActorCritic(17, 6, hidden=256, action_kind="box", ortho_init=False)
+    for weight, bias in zip(model.weights, model.biases, strict=True):
+        bound = 1.0 / math.sqrt(weight.shape[1])
+        for net in (0, 1):
+            assert float(weight[net].abs().max()) <= bound
+            assert float(weight[net].abs().max()) > 0.9 * bound  # spread over the whole range, not orthogonal
+            assert float(bias[net].abs().max()) <= bound
+            assert float(bias[net].abs().max()) > 0.5 * bound
+    torch.manual_seed(0)
+    orthogonal = ActorCritic(17, 6, hidden=256, action_kind="box")
+    first = orthogonal.weights[1][0].detach()
+    torch.testing.assert_close(first.T @ first, 2.0 * torch.eye(256), atol=1e-4, rtol=0)  # gain √2
+    assert all(float(bias.abs().max()) == 0.0 for bias in orthogonal.biases)
+
+
 def test_act_samples_with_the_given_uniform_numbers() -> None:
     model = ActorCritic(3, 4, hidden=8, layers=2)
     observations = torch.randn(6, 3, generator=torch.Generator().manual_seed(6))

@@ -218,6 +218,12 @@ class PPOConfig(AlgoConfig):
         le=5.0,
         description="Box actions: the Gaussian policy's initial log standard deviation (SB3 log_std_init).",
     )
+    ortho_init: bool = Field(
+        default=True,
+        description="Orthogonal initialisation (gain sqrt(2) in hidden layers, 0.01 for the actor's output, 1 for "
+        "the critic's; zero biases), as SB3's ortho_init and CleanRL; false keeps PyTorch's nn.Linear default "
+        "(uniform in +-1/sqrt(fan_in), biases too).",
+    )
     normalize_observations: bool = Field(
         default=False,
         description="Normalize observations by their running mean and variance, clipped to ±10 (SB3 VecNormalize "

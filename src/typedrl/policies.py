@@ -286,8 +286,10 @@ class ActorCritic(nn.Module):
     The two networks share no parameters; each of their layers is stored as a stacked pair (``weights[0]`` the
     actor's, ``weights[1]`` the critic's) so that one batched matrix product (``torch.baddbmm``) runs a layer of
     both. One forward therefore costs about half the operator calls of two separate MLPs, which is what bounds
-    small networks on a CPU. Initialisation is orthogonal with gain √2 in the hidden layers, 0.01 for the
-    actor's output (a near-uniform first policy) and 1 for the critic's; biases start at zero.
+    small networks on a CPU. Initialisation (``ortho_init``, SB3's name) is orthogonal with gain √2 in the hidden
+    layers, 0.01 for the actor's output (a near-uniform first policy) and 1 for the critic's, biases at zero; with
+    ``ortho_init=False`` each layer is initialised as ``nn.Linear`` is (weights and biases uniform in
+    ``±1/√fan_in``).
 
     ``hidden`` is each hidden layer's width, ``layers`` the number of hidden layers, ``activation`` tanh or ReLU.
     """
@@ -305,6 +307,7 @@ class ActorCritic(nn.Module):
         action_kind: ActionKind = "discrete",
         action_shape: tuple[int, ...] | None = None,
         log_std_init: float = 0.0,
+        ortho_init: bool = True,
         normalize_observations: bool = False,
         action_nvec: tuple[int, ...] = (),
         squash_bounds: tuple[Sequence[float], Sequence[float]] | None = None,
@@ -342,12 +345,17 @@ class ActorCritic(nn.Module):
         )
         self.biases = nn.ParameterList(nn.Parameter(torch.zeros(2, 1, fan_out)) for fan_out in widths[1:])
         with torch.no_grad():
-            for index, weight in enumerate(self.weights):
+            for index, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
                 last = index == len(self.weights) - 1
                 for net, output_gain in ((0, 0.01), (1, 1.0)):
                     # nn.init works on [out, in]; the stored layout is [in, out] for baddbmm.
                     block = torch.empty(weight.shape[2], weight.shape[1])
-                    nn.init.orthogonal_(block, gain=output_gain if last else math.sqrt(2.0))
+                    if ortho_init:
+                        nn.init.orthogonal_(block, gain=output_gain if last else math.sqrt(2.0))
+                    else:  # nn.Linear's reset_parameters: weights and biases uniform in ±1/√fan_in
+                        nn.init.kaiming_uniform_(block, a=math.sqrt(5.0))
+                        bound = 1.0 / math.sqrt(weight.shape[1])
+                        nn.init.uniform_(bias[net], -bound, bound)
                     weight[net].copy_(block.T)
         # A view, not a submodule: it owns no parameters, and registering it would make train() recurse.
         object.__setattr__(self, "actor", _Head(self))

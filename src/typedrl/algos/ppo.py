@@ -319,6 +319,7 @@ def _actor_critic(config: PPOConfig, layout: Spaces) -> ActorCritic:
         action_kind=layout.action_kind,
         action_shape=layout.action_shape,
         log_std_init=config.log_std_init,
+        ortho_init=config.ortho_init,
         normalize_observations=config.normalize_observations,
         action_nvec=layout.action_nvec,
         squash_bounds=layout.action_bounds if config.squash_actions else None,
