@@ -4,16 +4,16 @@ Run: ``pip install -e ".[bench,box2d,mujoco]"`` then ``python bench/bench_contin
 pendulum`` for one, ``--seeds 2`` for fewer, ``--smoke`` for a few seconds); writes ``bench/results/continuous.json``.
 
 Three tasks, each with the zoo's hyperparameters for SB3 and the typedrl preset made from them, the same budget
-(the issue's steps rounded up to whole rollouts, as SB3 itself does), seeds 0..n−1 **interleaved** (SB3 seed k,
-then typedrl seed k):
+(the issue's steps rounded up to whole rollouts of both libraries; SB3 itself rounds up to whole rollouts), the
+same evaluation grid in environment steps, seeds 0..n−1 **interleaved** (SB3 seed k, then typedrl seed k):
 
 - ``pendulum``: Pendulum-v1, 102,400 steps, 5 seeds; SB3 with gSDE (the zoo's), typedrl's ``pendulum`` preset
-  (a plain diagonal Gaussian: typedrl has no gSDE); evaluated after every rollout of 4096 steps;
-- ``lunarlander``: LunarLander-v3 (discrete), 311,296 steps (19 rollouts of 16 × 1024), 3 seeds; ``lunarlander``
-  preset; evaluated after every rollout;
+  (a plain diagonal Gaussian: typedrl has no gSDE; γ 0.95 where the zoo has 0.9); evaluated every 4096 steps;
+- ``lunarlander``: LunarLander-v3 (discrete), 311,296 steps (19 of SB3's rollouts of 16 × 1024, 76 of the
+  ``lunarlander`` preset's 16 × 256), 3 seeds; evaluated every 16,384 steps;
 - ``halfcheetah``: HalfCheetah-v5, 200,192 steps (391 rollouts of 512), 3 seeds; observations and rewards
   normalized on both sides (SB3's ``VecNormalize`` with the zoo's γ); ``halfcheetah`` preset; evaluated every
-  40 rollouts and at the end.
+  20,480 steps and at the end.
 
 Both libraries are evaluated by the same code, :func:`typedrl.evaluate`: greedy (the categorical's argmax, or the
 Gaussian's mean clipped to the bounds), 10 episodes seeded 10000 + k, through each library's own observation
@@ -23,6 +23,7 @@ stratified-bootstrap confidence interval (rliable). ``torch.set_num_threads(1)``
 
 import argparse
 import importlib.util
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -55,7 +56,7 @@ class Task:
     preset: str
     steps: int  # the issue's budget, rounded up to whole rollouts
     seeds: int
-    eval_every: int  # rollouts between evaluations (and after the last)
+    eval_every: int  # environment steps between evaluations (and after the last): a multiple of both rollouts
     max_steps: int  # evaluation episode cap
     sb3: dict[str, Any]  # rl-baselines3-zoo, hyperparams/ppo.yml
     needs: str = ""  # the module the environment needs ("Box2D", "mujoco")
@@ -69,7 +70,7 @@ TASKS: dict[str, Task] = {
         preset="pendulum",
         steps=100_000,
         seeds=5,
-        eval_every=1,
+        eval_every=4096,
         max_steps=200,
         sb3={
             "n_envs": 4,
@@ -89,7 +90,7 @@ TASKS: dict[str, Task] = {
         preset="lunarlander",
         steps=300_000,
         seeds=3,
-        eval_every=1,
+        eval_every=16384,
         max_steps=1000,
         sb3={
             "n_envs": 16,
@@ -108,7 +109,7 @@ TASKS: dict[str, Task] = {
         preset="halfcheetah",
         steps=200_000,
         seeds=3,
-        eval_every=40,
+        eval_every=20480,
         max_steps=1000,
         sb3={
             "normalize": True,
@@ -148,7 +149,7 @@ def run_typedrl(task: Task, config: PPOConfig) -> Points:
         start = time.perf_counter()
         algorithm.update()
         seconds += time.perf_counter() - start
-        if algorithm.updates_done % task.eval_every == 0 or algorithm.updates_done == config.updates:
+        if algorithm.env_steps % task.eval_every == 0 or algorithm.updates_done == config.updates:
             points.append((algorithm.env_steps, seconds, greedy(task, algorithm.actor)))
     algorithm.close()
     return points
@@ -193,15 +194,12 @@ def run_sb3(task: Task, seed: int, steps: int) -> Points:
         policy_kwargs["activation_fn"] = getattr(nn, policy_kwargs["activation_fn"])
     model = SB3PPO("MlpPolicy", env, seed=seed, device="cpu", verbose=0, policy_kwargs=policy_kwargs, **options)
     discrete = isinstance(env.action_space, spaces.Discrete)
-    rollout = task.sb3["n_envs"] * task.sb3["n_steps"]
     seconds = 0.0
     # One evaluation grid step per learn() call (with reset_num_timesteps=False, SB3 adds total_timesteps to the
     # steps done and keeps the environments' state), then the evaluation: typedrl's grid.
     while model.num_timesteps < steps:
         start = time.perf_counter()
-        model.learn(
-            total_timesteps=min(rollout * task.eval_every, steps - model.num_timesteps), reset_num_timesteps=False
-        )
+        model.learn(total_timesteps=min(task.eval_every, steps - model.num_timesteps), reset_num_timesteps=False)
         seconds += time.perf_counter() - start
         actor = _SB3Actor(model.policy, normalizer, discrete=discrete)
         points.append((model.num_timesteps, seconds, greedy(task, actor)))
@@ -264,12 +262,17 @@ def main() -> None:
         task = TASKS[name]
         tiny = {"updates": 1, "horizon": 64, "eval": {"max_steps": 50}} if smoke else {}
         config = ppo_preset(task.preset, **tiny)
+        rollout = config.horizon * config.num_envs
         if smoke:
-            task = replace(task, eval_every=1, max_steps=50)
-        steps = config.updates * config.horizon * config.num_envs
+            task = replace(task, eval_every=rollout, max_steps=50)
+        steps = config.updates * rollout
         if not smoke:
-            config = config.model_copy(update={"updates": -(-task.steps // (config.horizon * config.num_envs))})
-            steps = config.updates * config.horizon * config.num_envs
+            # Whole rollouts of both libraries (SB3 itself rounds up to whole rollouts), on the evaluation grid.
+            unit = math.lcm(rollout, task.sb3["n_envs"] * task.sb3["n_steps"])
+            if task.eval_every % unit:
+                raise SystemExit(f"{name}: evaluating every {task.eval_every} steps splits a rollout of {unit}")
+            steps = -(-task.steps // unit) * unit
+            config = config.model_copy(update={"updates": steps // rollout})
         seeds = range(1 if smoke else (args.seeds or task.seeds))
         task_rows: list[dict[str, Any]] = []
         for seed in seeds:
@@ -301,7 +304,7 @@ def main() -> None:
             "env_id": task.env_id,
             "steps": steps,
             "seeds": list(seeds),
-            "eval_every_rollouts": task.eval_every,
+            "eval_every_steps": task.eval_every,
             "max_steps": task.max_steps,
             "typedrl": config.model_dump(mode="json"),
             "sb3": {**task.sb3, "policy_kwargs": task.sb3_policy_kwargs, "total_timesteps": steps},
