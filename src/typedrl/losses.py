@@ -322,25 +322,26 @@ def _surrogate_and_value(
             slope_unclipped,
             torch.where(squared < clipped_squared, slope_clipped, 0.5 * (slope_unclipped + slope_clipped)),
         )
-    inside_ratio = (ratio >= 1.0 - clip) & (ratio <= 1.0 + clip)
-    to_unclipped = torch.where(unclipped == clipped, 0.5, (unclipped < clipped).to(ratio.dtype))
-    slope = advantages * (to_unclipped + (1.0 - to_unclipped) * inside_ratio)
+    # The slope in ρ: Â where the unclipped term is the smaller one; 0 where the clipped one is strictly smaller
+    # (then ρ is outside the range, where clamp passes nothing); on a tie, min's halves add up to Â inside the
+    # range (clamp passes its bounds too), and outside it a tie needs Â = 0. So Â wherever unclipped <= clipped.
+    slope = advantages * (unclipped <= clipped)
     with torch.no_grad():
         approx_kl = ((ratio - 1.0) - log_ratio).mean()
         clip_fraction = ((ratio - 1.0).abs() > clip).to(ratio.dtype).mean()
     return _Terms(policy_loss, value_loss, slope * ratio, value_slope, approx_kl, clip_fraction)
 
 
-def _weights(grads: tuple[Tensor | None, ...], like: Tensor, rows: int, ctx: Any) -> tuple[Tensor, Tensor, Tensor]:
-    """The weights of the policy, value and entropy terms per row in ``L = L_π + c_v·L_V − c_e·H̄`` and the
-    gradients of the loss and of each term."""
-    grad_loss, grad_policy, grad_value, grad_entropy = (
-        grad if grad is not None else torch.zeros((), dtype=like.dtype, device=like.device) for grad in grads[:4]
-    )
-    policy_weight = (grad_loss + grad_policy) / rows
-    value_weight = (grad_loss * ctx.value_coef + grad_value) / rows
-    entropy_weight = (grad_entropy - grad_loss * ctx.entropy_coef) / rows
-    return policy_weight, value_weight, entropy_weight
+def _weights(grads: tuple[Tensor | None, ...], rows: int, ctx: Any) -> tuple[Tensor | float, ...]:
+    """The weights of the policy, value and entropy terms per row in ``L = L_π + c_v·L_V − c_e·H̄``, from the
+    gradients of the loss and of each term (``None`` for an output nobody differentiated: a zero, without a
+    tensor operation)."""
+    grad_loss, grad_policy, grad_value, grad_entropy = grads[:4]
+    loss: Tensor | float = 0.0 if grad_loss is None else grad_loss
+    policy_weight = loss if grad_policy is None else loss + grad_policy
+    value_weight = loss * ctx.value_coef if grad_value is None else loss * ctx.value_coef + grad_value
+    entropy_weight = -(loss * ctx.entropy_coef) if grad_entropy is None else grad_entropy - loss * ctx.entropy_coef
+    return policy_weight / rows, value_weight / rows, entropy_weight / rows
 
 
 class _GaussianPPOLossFunction(torch.autograd.Function):
@@ -385,7 +386,7 @@ class _GaussianPPOLossFunction(torch.autograd.Function):
     def backward(ctx: Any, *grads: Tensor | None) -> tuple[Tensor | None, ...]:
         z, inverse_std, policy_slope, value_slope = ctx.saved_tensors
         rows = z.shape[0]
-        policy_weight, value_weight, entropy_weight = _weights(grads, z, rows, ctx)
+        policy_weight, value_weight, entropy_weight = _weights(grads, rows, ctx)
         # ∂L/∂log π per row; a squashed policy's entropy is −mean(log π), which adds −(its weight) to every row.
         log_prob_weight = -(policy_slope * policy_weight)
         if ctx.squashed:
@@ -447,7 +448,7 @@ class _PPOLossFunction(torch.autograd.Function):
         probs, safe, entropies, index, policy_slope, value_slope = ctx.saved_tensors
         rows = probs.shape[0]
         # Each output's gradient, combined: L = L_π + c_v·L_V − c_e·H̄.
-        policy_weight, value_weight, entropy_weight = _weights(grads, probs, rows, ctx)
+        policy_weight, value_weight, entropy_weight = _weights(grads, rows, ctx)
         # ∂L_π/∂ℓ_a = −g·ρ/B, through log_softmax: (onehot(a) − p) scaled; ∂H/∂z = −p·(ℓ + H).
         action_weight = -(policy_slope * policy_weight)
         grad_logits = probs * (-action_weight).unsqueeze(-1)

@@ -17,6 +17,7 @@ produced (the episode's final observation at a done step); ``terminated`` stops 
 bootstraps from ``next_values``.
 """
 
+import itertools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -507,10 +508,14 @@ class ActorCriticSample:
             "ActorCriticSample.minibatches", "count", count, minimum=1, maximum=batch, error=RolloutError
         )
         permutation = torch.randperm(batch, generator=generator, device=generator.device)
-        chunks = torch.tensor_split(permutation.to(self.observations.device), count)
-        return (self._rows(indices) for indices in chunks)
+        # One gather of every row in permuted order, then contiguous slices of it (views): the minibatches of
+        # torch.tensor_split(permutation, count), at one gather per field instead of one per field and minibatch.
+        shuffled = self._rows(permutation.to(self.observations.device))
+        size, larger = divmod(batch, count)
+        bounds = [index * size + min(index, larger) for index in range(count + 1)]
+        return (shuffled._rows(slice(start, stop)) for start, stop in itertools.pairwise(bounds))
 
-    def _rows(self, indices: Tensor) -> "ActorCriticSample":
+    def _rows(self, indices: Tensor | slice) -> "ActorCriticSample":
         # Rows of a validated sample are valid: skip the checks (they would run once per minibatch otherwise).
         sample = object.__new__(ActorCriticSample)
         for name in _SAMPLE_TENSORS:
