@@ -17,6 +17,16 @@ arithmetic on which coefficients are zero.
 time), CUDA tensors to one Triton launch where Triton is installed (``triton.py``), anything else to a torch loop
 over time (``torch_loop.py``). The caller, :mod:`typedrl.returns`, has checked the :class:`Inputs`; nothing here
 checks them again.
+
+Two more entry points build on the same machinery:
+
+- :func:`linear` runs ``aₜ = dₜ + cₜ · aₜ₊₁``, ``a_T = 0``, for ``d`` and ``c`` the caller computed (V-trace's
+  ``ρₜ δₜ`` and ``γₜ cₜ (1 − doneₜ)``): it is :attr:`Kind.RETURNS` without flags or next values and with ``c`` as
+  the per-step discount, so it takes :func:`run`'s paths, the Triton kernel on CUDA included.
+- :func:`n_step` computes n-step bootstrapped returns, which are not one recurrence (each step has its own window):
+  the C kernel on the CPU (``n_step`` in ``_cpu.c``), and on every other device, CUDA included, a torch formulation
+  with a loop over the ``n − 1`` window offsets (never over time: callers send ``n ≥ T`` to the discounted
+  returns, which equal it there).
 """
 
 import functools
@@ -28,7 +38,7 @@ from torch import Tensor
 
 from typedrl._recurrence import _cpu
 
-__all__ = ["Inputs", "Kind", "on_cpu", "run", "smallest_subnormal", "triton_available"]
+__all__ = ["Inputs", "Kind", "linear", "n_step", "on_cpu", "run", "smallest_subnormal", "triton_available"]
 
 
 class Kind(IntEnum):
@@ -118,6 +128,55 @@ def on_cpu(
         None if gammas is None else gammas.data_ptr(),
         scalar_gamma,
         lam,
+        horizon,
+        rewards.numel() // horizon if horizon else 0,
+    )
+    return out
+
+
+def linear(d: Tensor, c: Tensor) -> Tensor:
+    """``aₜ = dₜ + cₜ · aₜ₊₁`` backwards from ``a_T = 0``, selecting ``dₜ`` alone where ``cₜ == 0``.
+
+    ``d`` and ``c`` are one dtype (float32 or float64), shape and device, readable as :func:`run` requires;
+    ``c`` may be any real number, above 1 too. A fresh tensor outside autograd.
+    """
+    never = torch.zeros(d.shape, dtype=torch.bool, device=d.device)
+    return run(Inputs(Kind.RETURNS, d, None, None, never, never, c, 0.0))
+
+
+def n_step(
+    rewards: Tensor, next_values: Tensor, terminated: Tensor, truncated: Tensor, gamma: float | Tensor, n: int
+) -> Tensor:
+    """n-step bootstrapped returns (``n ≥ 1``) of checked, readable operands, as :mod:`typedrl.returns` hands them
+    over (the dtype float32 or float64, ``gamma`` a discount in ``[0, 1]`` or one per element).
+
+    ``Gₜ = rₜ + γₜ(rₜ₊₁ + γₜ₊₁(… (r_e + γ_e B)))``, evaluated from the window's end ``e`` (the first done step at
+    or after ``t``, the step ``t + n − 1``, or the rollout's last step, whichever comes first), with
+    ``B = V'_e`` unless step ``e`` is terminated; a zero ``γ`` multiplies nothing. A fresh tensor outside autograd.
+    """
+    if not rewards.is_cpu:
+        from typedrl._recurrence.torch_loop import n_step_loop  # here, not at the top: it imports this module
+
+        with torch.no_grad():
+            return n_step_loop(rewards, next_values, terminated, truncated, gamma, n)
+    rewards, next_values = rewards.contiguous(), next_values.contiguous()
+    terminated, truncated = terminated.contiguous(), truncated.contiguous()
+    if isinstance(gamma, float):
+        gammas, scalar_gamma = None, gamma
+    else:
+        gammas, scalar_gamma = gamma.contiguous(), 0.0
+    out = torch.empty_like(rewards)
+    horizon = rewards.shape[0]
+    _cpu.n_step(
+        rewards.dtype is torch.float64,
+        out.data_ptr(),
+        rewards.data_ptr(),
+        next_values.data_ptr(),
+        terminated.data_ptr(),
+        truncated.data_ptr(),
+        None if gammas is None else gammas.data_ptr(),
+        scalar_gamma,
+        n,
         horizon,
         rewards.numel() // horizon if horizon else 0,
     )

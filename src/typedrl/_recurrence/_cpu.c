@@ -12,6 +12,9 @@
  * side validates dtype, device and sizes and resolves lazy negation (typedrl/returns.py), and makes every buffer
  * contiguous (typedrl/_recurrence/__init__.py); these functions trust the pointers they get.
  *
+ * n_step() computes n-step bootstrapped returns, which are not one recurrence: each start step t has its own window
+ * of up to n steps, evaluated from the window's end (see NAME(nstep) in _cpu_impl.h).
+ *
  * The loops themselves are in _cpu_impl.h, included once for float and once for double. Two loop shapes,
  * chosen by N: rows (N >= 64: the loop over a row vectorises and shares the chain latency across the row), and
  * chunks (N < 64: d and c of 64 time steps in one flat vectorised pass, then a scan that folds four steps into
@@ -120,13 +123,65 @@ static PyObject *recurrence(PyObject *self, PyObject *const *args, Py_ssize_t na
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(n_step_doc,
+             "n_step(double, out, rewards, next_values, terminated, truncated, gammas, gamma, n, T, N)\n--\n\n"
+             "n-step bootstrapped returns over contiguous CPU buffers given as integer addresses (gammas None for a "
+             "scalar gamma).\ndouble selects float64 over float32; n >= 1. The caller guarantees the buffers hold "
+             "T*N elements of the right type.");
+
+static PyObject *n_step(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 11) {
+        PyErr_Format(PyExc_TypeError, "n_step expects 11 arguments, got %zd", nargs);
+        return NULL;
+    }
+    const int is_double = PyObject_IsTrue(args[0]);
+    const double g0 = PyFloat_AsDouble(args[7]);
+    const Py_ssize_t n = PyLong_AsSsize_t(args[8]);
+    const Py_ssize_t T = PyLong_AsSsize_t(args[9]);
+    const Py_ssize_t N = PyLong_AsSsize_t(args[10]);
+    if (PyErr_Occurred() || is_double < 0)
+        return NULL;
+    if (n < 1 || T < 0 || N < 0) {
+        PyErr_SetString(PyExc_ValueError, "n_step: inconsistent arguments");
+        return NULL;
+    }
+    if (T == 0 || N == 0) /* nothing to do; empty tensors may have NULL data pointers */
+        Py_RETURN_NONE;
+    void *out, *r, *nv, *te, *tr, *gam;
+    if (as_pointer(args[1], &out) || as_pointer(args[2], &r) || as_pointer(args[3], &nv) ||
+        as_pointer(args[4], &te) || as_pointer(args[5], &tr) || as_pointer(args[6], &gam))
+        return NULL;
+    if (out == NULL || r == NULL || nv == NULL || te == NULL || tr == NULL) {
+        PyErr_SetString(PyExc_ValueError, "n_step: a required buffer is None");
+        return NULL;
+    }
+    Py_ssize_t *next_done = PyMem_Malloc((size_t)N * sizeof(Py_ssize_t));
+    if (next_done == NULL)
+        return PyErr_NoMemory();
+    const int has_gam = gam != NULL;
+    Py_BEGIN_ALLOW_THREADS
+    if (is_double)
+        nstep_f64(has_gam, (double *)out, (const double *)r, (const double *)nv, (const uint8_t *)te,
+                  (const uint8_t *)tr, (const double *)gam, g0, n, T, N, next_done);
+    else
+        nstep_f32(has_gam, (float *)out, (const float *)r, (const float *)nv, (const uint8_t *)te,
+                  (const uint8_t *)tr, (const float *)gam, nonzero_f32(g0), n, T, N, next_done);
+    Py_END_ALLOW_THREADS
+    PyMem_Free(next_done);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"recurrence", (PyCFunction)(void (*)(void))recurrence, METH_FASTCALL, recurrence_doc},
+    {"n_step", (PyCFunction)(void (*)(void))n_step, METH_FASTCALL, n_step_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "typedrl._recurrence._cpu", "Compiled backward recurrences for GAE and discounted returns.",
+    PyModuleDef_HEAD_INIT, "typedrl._recurrence._cpu",
+    "Compiled backward recurrences for GAE and discounted returns, and n-step returns.",
     -1, methods, NULL, NULL, NULL, NULL,
 };
 

@@ -17,3 +17,17 @@ def recurrence(
     N: int,  # noqa: N803
     /,
 ) -> None: ...
+def n_step(
+    double: bool,
+    out: int,
+    rewards: int,
+    next_values: int,
+    terminated: int,
+    truncated: int,
+    gammas: int | None,
+    gamma: float,
+    n: int,
+    T: int,  # noqa: N803
+    N: int,  # noqa: N803
+    /,
+) -> None: ...

@@ -220,6 +220,41 @@ TYPEDRL_CLONES static void NAME(run)(int kind, int has_gam, int has_nv, REAL *re
 #undef CASE
 }
 
+/* n-step bootstrapped returns, one window per start step t:
+       G[t] = r[t] + g[t] * (r[t+1] + g[t+1] * (... (r[e] + g[e] * B)))
+   where e, the window's last step, is the first done step at or after t, the n-th step t+n-1, or the rollout's
+   last step T-1, whichever comes first, and B = V'[e] unless step e is terminated (then nothing is read). Horner
+   from e down to t, as the specification loops, so a g that is exactly 0 multiplies nothing: the step keeps r
+   alone and reads nothing after it. Steps before e are not done (e is at or before the first done step), so no
+   flag is read inside a window. next_done[c] holds, walking t backwards, the first done step at or after t in
+   column c (T-1 where there is none: the rollout's end bootstraps as a truncation does). Row by row, so the
+   windows of neighbouring columns read neighbouring memory. Cost: T * N * (window length), at most n. */
+TYPEDRL_CLONES static void NAME(nstep)(int has_gam, REAL *restrict out, const REAL *restrict r,
+                                       const REAL *restrict nv, const uint8_t *restrict te,
+                                       const uint8_t *restrict tr, const REAL *restrict gam, REAL g0, Py_ssize_t n,
+                                       Py_ssize_t T, Py_ssize_t N, Py_ssize_t *restrict next_done)
+{
+    for (Py_ssize_t c = 0; c < N; ++c)
+        next_done[c] = T - 1;
+    for (Py_ssize_t t = T - 1; t >= 0; --t) {
+        for (Py_ssize_t c = 0; c < N; ++c) {
+            const Py_ssize_t i = t * N + c;
+            if (te[i] | tr[i])
+                next_done[c] = t;
+            const Py_ssize_t e = next_done[c] - t < n ? next_done[c] : t + n - 1;
+            const Py_ssize_t last = e * N + c;
+            const REAL g_last = has_gam ? gam[last] : g0;
+            REAL G = (te[last] || g_last == (REAL)0) ? r[last] : r[last] + g_last * nv[last];
+            for (Py_ssize_t k = e - 1; k >= t; --k) {
+                const Py_ssize_t j = k * N + c;
+                const REAL g = has_gam ? gam[j] : g0;
+                G = g == (REAL)0 ? r[j] : r[j] + g * G;
+            }
+            out[i] = G;
+        }
+    }
+}
+
 #undef STEP
 #undef INITIAL
 #undef ARGS_DECL
