@@ -19,6 +19,20 @@ except ImportError as missing:
     raise ImportError("typedrl.testing needs hypothesis: pip install hypothesis (or typedrl[dev])") from missing
 
 from typedrl.testing.batch import TrajectoryBatch
+from typedrl.testing.mdp import (
+    finite_mdps,
+    policies,
+    reference_bellman_expectation,
+    reference_bellman_optimality,
+    reference_greedy_policy,
+    reference_iterative_policy_evaluation,
+    reference_optimal_values,
+    reference_policy_evaluation,
+    reference_q_from_v,
+    reference_value_iteration,
+    to_spec_mdp,
+    value_functions,
+)
 from typedrl.testing.oracles import (
     GaeFunction,
     assert_close_to_reference,
@@ -26,8 +40,10 @@ from typedrl.testing.oracles import (
     reference_discounted_returns,
     reference_gae,
     reference_lambda_returns,
+    reference_n_step_returns,
     reference_normalized_advantages,
     reference_td_errors,
+    reference_vtrace,
 )
 from typedrl.testing.strategies import gammas, lams, trajectory_batches
 
@@ -36,12 +52,26 @@ __all__ = [
     "TrajectoryBatch",
     "assert_close_to_reference",
     "assert_matches_reference",
+    "finite_mdps",
     "gammas",
     "lams",
+    "policies",
+    "reference_bellman_expectation",
+    "reference_bellman_optimality",
     "reference_discounted_returns",
     "reference_gae",
+    "reference_greedy_policy",
+    "reference_iterative_policy_evaluation",
     "reference_lambda_returns",
+    "reference_n_step_returns",
     "reference_normalized_advantages",
+    "reference_optimal_values",
+    "reference_policy_evaluation",
+    "reference_q_from_v",
     "reference_td_errors",
+    "reference_value_iteration",
+    "reference_vtrace",
+    "to_spec_mdp",
     "trajectory_batches",
+    "value_functions",
 ]
