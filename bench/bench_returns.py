@@ -9,11 +9,21 @@ round (the peers first, then typedrl: ``bench/timing.py``). The floor is ``np.ad
 typedrl is measured with the runtime shape checks off (the speed setting) and on (the default: its fixed cost per
 call is the jaxtyping/beartype check).
 
+Then, at the first three sizes (``--quick`` and the full run alike), the other operations, each with the checks off
+and on, in turns with one ``np.add`` floor measured in the same rotation: ``n_step_returns`` (n = 5), ``vtrace``
+(ρ̄ = c̄ = 1), ``gae`` with a ``valid`` mask (``mask_mode="stop"``, time-major [T, N]), and ``gae`` on batch-major
+[B, T] = [N, T] arrays with ``time_axis=1`` and the same mask. The mask right-pads every column (its valid steps
+are a prefix of a length drawn from [T/2, T]). The issue's target for each: within 5x the floor at (2048, 8).
+
 On CUDA (when a GPU is present) it also times typedrl against the torch loop and a device-to-device copy of the same
 bytes as the inputs.
 
-Rows of the JSON: ``{"device", "T", "N", "implementation", "calls_per_repeat", "seconds_per_call": [one per
-round]}``; the summary holds the printed table (best rounds, in ns per element) and the targets.
+Rows of the JSON: ``{"device", "operation", "T", "N", "implementation", "calls_per_repeat", "seconds_per_call": [one
+per round]}``. ``operation`` is ``"gae"`` for the GAE table (implementations as in ``IMPLEMENTATIONS``; CUDA's
+``"copy"``, ``"torch_loop"``, ``"typedrl"``); for the other operations it is one of ``OPERATIONS``, with
+implementations ``"typedrl"`` and ``"typedrl_checked"``, and ``"floor"`` for their shared floor, whose row has
+``"operation": "floor"``. The summary holds the printed tables (best rounds, in ns per element) and the targets:
+``summary["cpu"]`` and ``summary["cuda"]`` for GAE, ``summary["operations"]`` for the others.
 """
 
 import argparse
@@ -44,6 +54,18 @@ IMPLEMENTATIONS = {
     "typedrl": "typedrl (checks off)",
     "typedrl_checked": "typedrl (checks on)",
 }
+# The other operations, timed at OPERATION_SIZES (the smoke run's sizes with --smoke) against one np.add floor.
+N_STEP = 5
+RHO_BAR = C_BAR = 1.0
+OPERATIONS = {
+    "n_step_returns": f"n_step_returns (n = {N_STEP})",
+    "vtrace": f"vtrace (rho_bar = c_bar = {RHO_BAR:g})",
+    "gae_masked": "gae, valid mask, stop mode, [T, N]",
+    "gae_batch_major": "gae, valid mask, stop mode, [B, T], time_axis=1",
+}
+OPERATION_SIZES = SIZES[:3]
+# The issue's target for each of them: typedrl (checks off) within this many times the floor at this size.
+OPERATION_TARGET = ((2048, 8), 5.0)
 
 
 def numpy_loop_gae(
@@ -129,6 +151,7 @@ def bench_cpu(sizes: list[tuple[int, int]], budget: float, rows: list[dict[str, 
             rows.append(
                 {
                     "device": "cpu",
+                    "operation": "gae",
                     "T": horizon,
                     "N": n_envs,
                     "implementation": label,
@@ -176,6 +199,127 @@ def bench_cpu(sizes: list[tuple[int, int]], budget: float, rows: list[dict[str, 
     return {"sizes": summary, "numpy_speedup": speedup, "all_targets_met": all_met}
 
 
+def operation_calls(horizon: int, n_envs: int) -> dict[str, Callable[[], object]]:
+    """The call each of ``OPERATIONS`` is timed by, on inputs made once (the GAE inputs, log-probabilities, a mask).
+
+    ``gae_batch_major`` gets [N, T] contiguous copies of the same arrays and mask, as a batch-major LLM-RL batch
+    would hold them.
+    """
+    inputs = make_inputs(horizon, n_envs)
+    rewards, _, next_values, terminated, truncated = inputs
+    generator = torch.Generator().manual_seed(1)
+    behaviour = -2.0 * torch.rand((horizon, n_envs), generator=generator)  # log mu(a|s)
+    target = behaviour + 0.3 * torch.randn((horizon, n_envs), generator=generator)  # log pi(a|s): ratios near 1
+    lengths = torch.randint(horizon // 2, horizon + 1, (n_envs,), generator=generator)
+    valid = torch.arange(horizon).unsqueeze(1) < lengths  # right padding: a prefix of each column is valid
+    major = [x.T.contiguous() for x in inputs]
+    valid_major = valid.T.contiguous()
+    return {
+        "n_step_returns": lambda: typedrl.n_step_returns(
+            rewards, next_values, terminated, truncated, gamma=GAMMA, n=N_STEP
+        ),
+        "vtrace": lambda: typedrl.vtrace(behaviour, target, *inputs, gamma=GAMMA, rho_bar=RHO_BAR, c_bar=C_BAR),
+        "gae_masked": lambda: typedrl.gae(*inputs, gamma=GAMMA, lam=LAM, valid=valid, mask_mode="stop"),
+        "gae_batch_major": lambda: typedrl.gae(
+            *major, gamma=GAMMA, lam=LAM, valid=valid_major, mask_mode="stop", time_axis=1
+        ),
+    }
+
+
+def bench_operations(sizes: list[tuple[int, int]], budget: float, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Time the other operations (checks off and on) in turns with one floor at every size; return the summary."""
+    print(
+        "\nOther operations: CPU, float32, 1 thread. ns per element (T*N); ratios against one np.add floor timed in"
+        " the same turns."
+    )
+    (target_horizon, target_envs), target = OPERATION_TARGET
+    header = (
+        f"{'T':>7} {'N':>5} | {'operation':<48} | {'typedrl':>9} {'checked':>9} {'floor':>7} | {'x floor':>7}"
+        f" {'checks':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    summary: list[dict[str, Any]] = []
+    targets: dict[str, dict[str, Any]] = {
+        operation: {
+            "T": target_horizon,
+            "N": target_envs,
+            "max_over_floor": target,
+            "typedrl_over_floor": None,
+            "met": None,
+        }
+        for operation in OPERATIONS
+    }
+    for horizon, n_envs in sizes:
+        calls = operation_calls(horizon, n_envs)
+        rewards, values = (x.numpy() for x in make_inputs(horizon, n_envs)[:2])
+        elements = horizon * n_envs
+        contenders = [Contender("floor", lambda: np.add(rewards, values))]
+        for operation, call in calls.items():
+            contenders.append(Contender(operation, call, setting=_checks(False)))
+            contenders.append(Contender(f"{operation}_checked", call, setting=_checks(True)))
+        timings = interleaved(contenders, budget=budget, rounds=ROUNDS)
+        for label, timing in timings.items():
+            operation, checked = (label.removesuffix("_checked"), label.endswith("_checked"))
+            rows.append(
+                {
+                    "device": "cpu",
+                    "operation": operation,
+                    "T": horizon,
+                    "N": n_envs,
+                    "implementation": "floor" if label == "floor" else "typedrl_checked" if checked else "typedrl",
+                    "calls_per_repeat": timing.calls,
+                    "seconds_per_call": timing.seconds,
+                }
+            )
+        best = {label: timing.best for label, timing in timings.items()}
+
+        def ns(label: str, elements: int = elements) -> str:
+            return f"{best[label] / elements * 1e9:.2f}"
+
+        per_operation: dict[str, Any] = {}
+        for operation in OPERATIONS:
+            ratio = best[operation] / best["floor"]
+            checks_us = (best[f"{operation}_checked"] - best[operation]) * 1e6
+            per_operation[operation] = {
+                "ns_per_element": {
+                    "typedrl": best[operation] / elements * 1e9,
+                    "typedrl_checked": best[f"{operation}_checked"] / elements * 1e9,
+                },
+                "typedrl_over_floor": ratio,
+                "checks_us_per_call": checks_us,
+            }
+            mark = ""
+            if (horizon, n_envs) == (target_horizon, target_envs):
+                met = ratio <= target
+                targets[operation].update(typedrl_over_floor=ratio, met=met)
+                mark = f"  (target <= {target:g}x: {'met' if met else 'missed'})"
+
+            print(
+                f"{horizon:>7} {n_envs:>5} | {OPERATIONS[operation]:<48} | {ns(operation):>9}"
+                f" {ns(operation + '_checked'):>9} {ns('floor'):>7} | {ratio:>6.1f}x {checks_us:>6.1f} us{mark}"
+            )
+        summary.append(
+            {
+                "T": horizon,
+                "N": n_envs,
+                "floor_ns_per_element": best["floor"] / elements * 1e9,
+                "operations": per_operation,
+            }
+        )
+    measured = [entry["met"] for entry in targets.values() if entry["met"] is not None]
+    all_met = all(measured) if measured else None
+    if all_met is None:
+        print(f"{'':>15}target (within {target:g}x the floor at {OPERATION_TARGET[0]}): that size was not run")
+    else:
+        verdicts = ", ".join(
+            f"{operation} {entry['typedrl_over_floor']:.1f}x {'met' if entry['met'] else 'missed'}"
+            for operation, entry in targets.items()
+        )
+        print(f"{'':>15}target (within {target:g}x the floor at {OPERATION_TARGET[0]}): {verdicts}")
+    return {"sizes": summary, "targets": targets, "all_targets_met": all_met}
+
+
 def bench_cuda(sizes: list[tuple[int, int]], rows: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
     """On a GPU: typedrl, the torch loop and a device copy of the inputs' bytes, interleaved; ``None`` without one."""
     if not torch.cuda.is_available():
@@ -217,6 +361,7 @@ def bench_cuda(sizes: list[tuple[int, int]], rows: list[dict[str, Any]]) -> list
             rows.append(
                 {
                     "device": "cuda",
+                    "operation": "gae",
                     "T": horizon,
                     "N": n_envs,
                     "implementation": label,
@@ -247,8 +392,13 @@ def main() -> None:
         cuda_sizes = CUDA_SIZES
     rows: list[dict[str, Any]] = []
     cpu = bench_cpu(sizes, budget, rows)
+    operation_sizes = SMOKE_SIZES if args.smoke else OPERATION_SIZES
+    operations = bench_operations(operation_sizes, budget, rows)
     cuda = bench_cuda(cuda_sizes, rows)
     print("\nall CPU targets met" if cpu["all_targets_met"] else "\nsome CPU targets missed (marked above)")
+    if operations["all_targets_met"] is not None:
+        met = operations["all_targets_met"]
+        print("other operations: all targets met" if met else "other operations: some targets missed (marked above)")
     settings = {
         "gamma": GAMMA,
         "lam": LAM,
@@ -260,8 +410,21 @@ def main() -> None:
         "quick": args.quick,
         "implementations": IMPLEMENTATIONS,
         "default_floor_target": DEFAULT_FLOOR_TARGET,
+        "operations": OPERATIONS,
+        "operation_sizes": operation_sizes,
+        "n_step_n": N_STEP,
+        "rho_bar": RHO_BAR,
+        "c_bar": C_BAR,
+        "mask": "right padding: each column valid for a prefix of a length drawn from [T/2, T]; mask_mode='stop'",
+        "operation_target": {
+            "T": OPERATION_TARGET[0][0],
+            "N": OPERATION_TARGET[0][1],
+            "max_over_floor": OPERATION_TARGET[1],
+        },
     }
-    _results.write("returns", args, settings=settings, results=rows, summary={"cpu": cpu, "cuda": cuda})
+    _results.write(
+        "returns", args, settings=settings, results=rows, summary={"cpu": cpu, "cuda": cuda, "operations": operations}
+    )
 
 
 if __name__ == "__main__":

@@ -160,6 +160,36 @@ def returns_cuda(data: Data) -> str:
     return markdown_table(["T", "N", "typedrl, µs", "torch loop, µs", "copy, µs", "typedrl / copy"], rows)
 
 
+def returns_operations(data: Data) -> str:
+    """The other operations on the CPU (n-step, V-trace, masked and batch-major GAE): ns per element with the checks
+    off and on, the floor timed in the same turns, the ratio and the issue's target where it applies."""
+    operations = data["summary"]["operations"]
+    labels = data["settings"]["operations"]
+    rows = []
+    for operation, label in labels.items():
+        target = operations["targets"][operation]
+        for size in operations["sizes"]:
+            line = size["operations"][operation]
+            cell = "—"
+            if (size["T"], size["N"]) == (target["T"], target["N"]) and target["met"] is not None:
+                cell = f"≤ {target['max_over_floor']:g}×" + ("" if target["met"] else " (missed)")
+            rows.append(
+                [
+                    label,
+                    str(size["T"]),
+                    str(size["N"]),
+                    f"{line['ns_per_element']['typedrl']:.2f}",
+                    f"{line['ns_per_element']['typedrl_checked']:.2f}",
+                    f"{size['floor_ns_per_element']:.2f}",
+                    f"{line['typedrl_over_floor']:.1f}×",
+                    cell,
+                    f"{line['checks_us_per_call']:.0f}",
+                ]
+            )
+    header = ["operation", "T", "N", "typedrl", "checked", "floor", "typedrl / floor", "target"]
+    return markdown_table([*header, "checks, µs per call"], rows)
+
+
 def returns_checks(data: Data) -> str:
     """What the shape checks add per call, over the sizes."""
     return span((size["checks_us_per_call"] for size in data["summary"]["cpu"]["sizes"]), "µs")
@@ -434,6 +464,7 @@ def continuous_task(task: str) -> Callable[[Data], str]:
 TABLES: dict[tuple[str, str], Callable[[Data], str]] = {
     ("returns", ""): returns_table,
     ("returns", "cuda"): returns_cuda,
+    ("returns", "operations"): returns_operations,
     ("envs", ""): envs_table,
     ("records", ""): records_construction,
     ("records", "collection"): records_collection,
