@@ -1,33 +1,42 @@
 """typedrl.testing: its strategies honour their parameters, its oracles are the spec, and they catch wrong GAEs."""
 
 import dataclasses
+import subprocess
+import sys
 from collections.abc import Callable
+from typing import TypeVar
 
 import jaxtyping
 import pytest
 import torch
-from hypothesis import HealthCheck, Phase, find, given, settings
+from hypothesis import HealthCheck, Phase, assume, find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from torch import Tensor
 
 import typedrl
+import typedrl.mdp
 from typedrl import HyperparameterError, InputError, spec
+from typedrl.mdp import FiniteMDP
 from typedrl.testing import (
     TrajectoryBatch,
     assert_close_to_reference,
     assert_matches_reference,
+    finite_mdps,
     gammas,
     lams,
+    reference_bellman_optimality,
     reference_discounted_returns,
     reference_gae,
     reference_lambda_returns,
     reference_normalized_advantages,
     reference_td_errors,
     trajectory_batches,
+    value_functions,
 )
 
 F64 = torch.float64
+Example = TypeVar("Example")
 INF = float("inf")
 # For find(): the first example that satisfies the condition, reproducibly (no shrinking: it is only evidence).
 SEARCH = settings(
@@ -209,6 +218,7 @@ def test_both_flags_at_one_step_are_drawn() -> None:
 @settings(max_examples=20)
 @given(batch=trajectory_batches(horizon=2000, batched=False, terminated_probability=0.3, truncated_probability=0.1))
 def test_flag_densities_of_large_batches(batch: TrajectoryBatch) -> None:
+    assume(bool(batch.rewards[256:].any()))  # not the all-zero batch of hypothesis's first, simplest tries
     assert 0.25 < float(batch.terminated.double().mean()) < 0.35
     assert 0.06 < float(batch.truncated.double().mean()) < 0.14
     assert float(batch.rewards.abs().max()) <= 10.0
@@ -277,6 +287,13 @@ def test_gammas_and_lams_reach_both_endpoints() -> None:
 def test_gammas_and_lams_stay_in_the_unit_interval(gamma: float, lam: float) -> None:
     assert 0.0 <= gamma <= 1.0
     assert 0.0 <= lam <= 1.0
+
+
+def test_without_hypothesis_the_import_error_names_the_extra() -> None:
+    code = "import sys; sys.modules['hypothesis'] = None; import typedrl.testing"  # None: the import fails
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120)
+    assert result.returncode == 1
+    assert 'ImportError: typedrl.testing needs hypothesis: pip install "typedrl[testing]"' in result.stderr
 
 
 # TrajectoryBatch.
@@ -523,3 +540,137 @@ def test_batch_refuses_a_bool_gamma_for_its_type() -> None:
     with pytest.raises(HyperparameterError) as caught:
         make(gamma=True)
     assert str(caught.value) == "TrajectoryBatch: gamma is True (a bool); expected a finite real number in [0, 1]"
+
+
+# A failing property shrinks to the smallest case: one or two steps of one trajectory, numbers 0 and ±1, no flag that
+# the failure does not need (and the same for finite MDPs: one state, one action where the failure allows).
+
+SHRINK = settings(
+    database=None, derandomize=True, max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck)
+)
+
+
+def shrunk_failure(strategy: st.SearchStrategy[Example], check: Callable[[Example], None]) -> Example:
+    """The example that a failing hypothesis test reports: ``check`` raises on it (hypothesis runs it last)."""
+    seen: list[Example] = []
+
+    @SHRINK
+    @given(example=strategy)
+    def failing(example: Example) -> None:
+        seen.append(example)
+        check(example)
+
+    with pytest.raises(AssertionError):
+        failing()
+    return seen[-1]
+
+
+def numbers_in(batch: TrajectoryBatch) -> set[float]:
+    tensors = [batch.rewards, batch.values, batch.next_values]
+    tensors += [batch.gamma] if isinstance(batch.gamma, Tensor) else []
+    return {float(x) for tensor in tensors for x in tensor.double().reshape(-1).tolist()}
+
+
+@pytest.mark.parametrize("batched", [False, True, None])
+def test_a_reward_above_one_half_shrinks_to_one_step_with_reward_one(batched: bool | None) -> None:
+    batch = find(
+        trajectory_batches(batched=batched, per_step_gamma=None, dtype=None),
+        lambda b: bool((b.rewards > 0.5).any()),
+        settings=SHRINK,
+    )
+    assert tuple(batch.rewards.shape) == ((1, 1) if batched else (1,))
+    assert batch.rewards.double().reshape(-1).tolist() == [1.0]  # not 0.5000153, the first code above one half
+    assert numbers_in(batch) == {0.0, 1.0}
+    assert not bool(batch.done.any())
+    assert batch.gamma == 0.0
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_long_enough_horizon_shrinks_to_exactly_that_horizon(batched: bool) -> None:
+    batch = find(trajectory_batches(batched=batched), lambda b: b.horizon >= 3, settings=SHRINK)
+    assert tuple(batch.rewards.shape) == ((3, 1) if batched else (3,))
+    assert numbers_in(batch) == {0.0}
+    assert not bool(batch.done.any())
+
+
+def test_a_failure_in_one_trajectory_of_many_shrinks_to_that_trajectory_alone() -> None:
+    # Two fields at one step: a truncation whose next value is above one half.
+    batch = find(
+        trajectory_batches(batched=True, min_envs=2, max_envs=4),
+        lambda b: bool((b.truncated & (b.next_values > 0.5)).any()),
+        settings=SHRINK,
+    )
+    assert tuple(batch.rewards.shape) == (1, 2)  # one step; min_envs trajectories
+    assert sorted(batch.next_values.reshape(-1).tolist()) == [0.0, 1.0]
+    assert int(batch.truncated.sum()) == 1
+    assert not bool(batch.terminated.any())
+
+
+def test_a_failure_in_a_large_seeded_batch_shrinks_to_a_small_decoded_one() -> None:
+    # Batches of 40 to 2400 elements: above 256 the tail of a batch comes from a seed, and the failing example
+    # hypothesis finds first is that large. The failure still shrinks to the smallest batch, decoded whole.
+    sizes: list[int] = []
+
+    def fails(batch: TrajectoryBatch) -> bool:
+        failed = bool((batch.terminated & (batch.rewards < -0.5)).any())
+        sizes.extend([batch.rewards.numel()] if failed else [])
+        return failed
+
+    batch = find(trajectory_batches(min_horizon=40, max_horizon=300, batched=True, max_envs=8), fails, settings=SHRINK)
+    assert sizes[0] > 256  # the first failure had a seeded tail
+    assert tuple(batch.rewards.shape) == (40, 1)
+    assert batch.rewards.reshape(-1).tolist().count(-1.0) == 1
+    assert numbers_in(batch) == {0.0, -1.0}
+    assert int(batch.terminated.sum()) == 1
+    assert not bool(batch.truncated.any())
+
+
+def test_per_step_discounts_shrink_to_the_simple_ones() -> None:
+    batch = find(
+        trajectory_batches(per_step_gamma=True),
+        lambda b: isinstance(b.gamma, Tensor) and bool(((b.gamma > 0) & (b.gamma < 1)).any()),
+        settings=SHRINK,
+    )
+    assert isinstance(batch.gamma, Tensor)
+    assert batch.gamma.tolist() == [0.5]
+
+
+@pytest.mark.parametrize(
+    ("candidate", "steps"), [(truncation_as_termination, 1), (done_read_at_next_step, 2)], ids=["truncation", "done"]
+)
+def test_a_wrong_gae_shrinks_to_the_steps_its_mistake_needs(candidate: Callable[..., Tensor], steps: int) -> None:
+    def check(case: tuple[TrajectoryBatch, float]) -> None:
+        assert_matches_reference(candidate, case[0], lam=case[1])
+
+    strategy = st.tuples(trajectory_batches(batched=None, per_step_gamma=None, dtype=None), lams())
+    batch, lam = shrunk_failure(strategy, check)
+    assert tuple(batch.rewards.shape) == (steps,)
+    assert numbers_in(batch) <= {0.0, 1.0, -1.0}
+    assert int(batch.done.sum()) == 1  # the one episode end the mistake is about
+    assert lam in (0.0, 1.0)
+
+
+def test_finite_mdps_shrink_to_one_state_and_action_where_the_failure_allows() -> None:
+    mdp = find(finite_mdps(), lambda m: m.gamma > 0 and bool((m.rewards < 0).any()), settings=SHRINK)
+    assert (mdp.num_states, mdp.num_actions) == (1, 1)
+    assert mdp.rewards.tolist() == [[-1.0]]
+    assert mdp.gamma == 0.5  # the simplest discount above 0 that the strategy draws often
+    stochastic = find(finite_mdps(), lambda m: bool(((m.transitions > 0) & (m.transitions < 1)).any()), settings=SHRINK)
+    assert (stochastic.num_states, stochastic.num_actions) == (2, 1)
+    assert sorted(stochastic.transitions.reshape(-1).tolist()) == [0.0, 0.5, 0.5, 1.0]
+    assert stochastic.rewards.tolist() == [[0.0], [0.0]]
+
+
+def test_a_wrong_bellman_optimality_operator_shrinks_to_one_state_and_two_actions() -> None:
+    def min_over_actions(mdp: FiniteMDP, values: Tensor) -> Tensor:  # a min for the max
+        return typedrl.mdp.q_from_v(mdp, values).min(dim=1).values
+
+    def check(case: tuple[FiniteMDP, Tensor]) -> None:
+        mdp, values = case
+        assert_close_to_reference(min_over_actions(mdp, values), reference_bellman_optimality(mdp, values))
+
+    mdp_and_values = finite_mdps().flatmap(lambda m: st.tuples(st.just(m), value_functions(m)))
+    mdp, values = shrunk_failure(mdp_and_values, check)
+    assert (mdp.num_states, mdp.num_actions) == (1, 2)
+    assert sorted(mdp.rewards.reshape(-1).tolist()) == [0.0, 1.0]
+    assert values.tolist() == [0.0]

@@ -9,14 +9,14 @@ Use them to test your own GAE (or returns) against typedrl's specification::
     def test_my_gae(batch: TrajectoryBatch, lam: float) -> None:
         assert_matches_reference(my_gae, batch, lam=lam)
 
-This module needs hypothesis, which typedrl does not install by default: ``pip install hypothesis`` (or
-typedrl's ``dev`` extra). The strategies build CPU tensors; move them with ``.to(device)`` inside your test.
+This module needs hypothesis, which typedrl does not install by default: ``pip install "typedrl[testing]"``
+(docs/property-testing.md). The strategies build CPU tensors; move them with ``.to(device)`` inside your test.
 """
 
 try:
     import hypothesis  # noqa: F401
 except ImportError as missing:
-    raise ImportError("typedrl.testing needs hypothesis: pip install hypothesis (or typedrl[dev])") from missing
+    raise ImportError('typedrl.testing needs hypothesis: pip install "typedrl[testing]"') from missing
 
 from typedrl.testing.batch import TrajectoryBatch
 from typedrl.testing.mdp import (
