@@ -18,6 +18,7 @@ NAMES = ["returns", "envs", "records", "ppo", "reinforce", "continuous"]
 # The first columns of each benchmark's table in the docs; for records, also its collection table.
 HEADERS = {
     ("returns", ""): "| T | N | numpy loop | torch loop | typedrl | checked | floor | typedrl / floor | target |",
+    ("returns", "operations"): "| operation | T | N | typedrl | checked | floor | typedrl / floor | target |",
     ("envs", ""): "| env | N | raw µs / vector step | checked | checks | throughput checked / raw | checks alone |",
     ("records", ""): "| what | T=",
     ("records", "collection"): "| N | policy | collect, µs / vector step | bare loop | collector's overhead |",
