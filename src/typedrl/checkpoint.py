@@ -453,7 +453,8 @@ def _check_optimizer_state(where: str, name: str, optimizer: torch.optim.Optimiz
     for group in optimizer.param_groups:
         for parameter in group["params"]:
             for key, value in optimizer.state.get(parameter, {}).items():
-                if not isinstance(value, torch.Tensor) or value.dim() == 0:
+                # Step counters are not per element: Adam's is a scalar, StackedAdam's one per agent.
+                if not isinstance(value, torch.Tensor) or value.dim() == 0 or key == "step":
                     continue
                 if value.shape != parameter.shape or value.is_floating_point() != parameter.is_floating_point():
                     raise CheckpointError(
