@@ -10,10 +10,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
-    from typedrl.algos import PPO, Algorithm, Reinforce, UpdateStats, register
+    from typedrl.algos import PPO, Algorithm, BatchedPPO, Reinforce, UpdateStats, register
     from typedrl.checkpoint import Checkpoint, load_checkpoint, restore, save_checkpoint
     from typedrl.checks import set_shape_checks, shape_checks, shape_checks_enabled
     from typedrl.collect import Policy, PolicyStep, RolloutCollector
+    from typedrl.collect_tensor import TensorRolloutCollector
     from typedrl.config import (
         AlgoConfig,
         EvalConfig,
@@ -24,7 +25,22 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
         reinforce_preset,
     )
     from typedrl.contract import Contract, ContractOptions, ContractWarning
-    from typedrl.envs import CheckedEnv, CheckedVectorEnv, CheckReport, check_env, make_env
+    from typedrl.envs import (
+        TENSOR_ENVS,
+        AcrobotTensorEnv,
+        CartPoleTensorEnv,
+        CheckedEnv,
+        CheckedTensorVectorEnv,
+        CheckedVectorEnv,
+        CheckReport,
+        ContinuousMountainCarTensorEnv,
+        MountainCarTensorEnv,
+        PendulumTensorEnv,
+        TensorVectorEnv,
+        check_env,
+        make_env,
+        make_tensor_env,
+    )
     from typedrl.errors import (
         CheckpointError,
         ConfigError,
@@ -78,11 +94,25 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from typedrl.runlog import RunLog, TrainLog, load_trainlog
     from typedrl.runner import RunInterrupted, RunResult, train
     from typedrl.sinks import Callback, TensorBoardSink
+    from typedrl.stacked import StackedActorCritic, StackedAdam
 
 # The public API is imported lazily (PEP 562): `import typedrl` is instant, `typedrl.NAME` imports NAME's module on
 # first use. So `typedrl --help` needs no torch, and an interrupt or a bad environment variable while torch loads
 # is handled by the command line instead of escaping as a traceback at import.
 _LAZY: dict[str, str] = {
+    "BatchedPPO": "typedrl.algos",
+    "TensorRolloutCollector": "typedrl.collect_tensor",
+    "TENSOR_ENVS": "typedrl.envs",
+    "AcrobotTensorEnv": "typedrl.envs",
+    "CartPoleTensorEnv": "typedrl.envs",
+    "CheckedTensorVectorEnv": "typedrl.envs",
+    "ContinuousMountainCarTensorEnv": "typedrl.envs",
+    "MountainCarTensorEnv": "typedrl.envs",
+    "PendulumTensorEnv": "typedrl.envs",
+    "TensorVectorEnv": "typedrl.envs",
+    "make_tensor_env": "typedrl.envs",
+    "StackedActorCritic": "typedrl.stacked",
+    "StackedAdam": "typedrl.stacked",
     "ActorCritic": "typedrl.policies",
     "ActorCriticSample": "typedrl.records",
     "CheckReport": "typedrl.envs",
@@ -192,17 +222,23 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PPO",
+    "TENSOR_ENVS",
+    "AcrobotTensorEnv",
     "ActorCritic",
     "ActorCriticSample",
     "AlgoConfig",
     "Algorithm",
+    "BatchedPPO",
     "Callback",
+    "CartPoleTensorEnv",
     "CheckReport",
     "CheckedEnv",
+    "CheckedTensorVectorEnv",
     "CheckedVectorEnv",
     "Checkpoint",
     "CheckpointError",
     "ConfigError",
+    "ContinuousMountainCarTensorEnv",
     "Contract",
     "ContractOptions",
     "ContractViolation",
@@ -215,9 +251,11 @@ __all__ = [
     "HyperparameterError",
     "InputError",
     "MaskMode",
+    "MountainCarTensorEnv",
     "NStepTransitions",
     "PPOConfig",
     "PPOLoss",
+    "PendulumTensorEnv",
     "Policy",
     "PolicyStep",
     "Reinforce",
@@ -231,8 +269,12 @@ __all__ = [
     "RunLogError",
     "RunResult",
     "SampledPolicy",
+    "StackedActorCritic",
+    "StackedAdam",
     "Step",
     "TensorBoardSink",
+    "TensorRolloutCollector",
+    "TensorVectorEnv",
     "TrainLog",
     "TrainingError",
     "Transitions",
@@ -258,6 +300,7 @@ __all__ = [
     "load_config",
     "load_trainlog",
     "make_env",
+    "make_tensor_env",
     "n_step_returns",
     "normalize_advantages",
     "plot_curve",

@@ -140,6 +140,42 @@ def _add_training_flags(parser: argparse.ArgumentParser, *, presets: Sequence[st
     )
 
 
+def _sweep(text: str) -> tuple[str, list[float]]:
+    """An argparse type: ``NAME=V1,V2,...`` (a hyperparameter and its values, one block of agents each)."""
+    name, equals, values = text.partition("=")
+    if not equals or not name.strip() or not values.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=V1,V2,...")
+    try:
+        numbers = [float(value) for value in values.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} holds a value that is not a number") from None
+    return name.strip(), numbers
+
+
+def _add_agents_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of algorithms that train several agents at once (PPO)."""
+    parser.add_argument(
+        "--agents",
+        type=_int_at_least(1, "is not a positive integer", maximum=4096),
+        help="Train this many independent agents at once (seeds seed, seed+1, ...; at most 4096); each gets its "
+        "own log in OUT/agents/agent-K and the run a summary.json (interquartile mean over agents).",
+    )
+    parser.add_argument(
+        "--sweep",
+        type=_sweep,
+        action="append",
+        metavar="NAME=V1,V2",
+        help="With --agents: give the agents values of a hyperparameter, in equal blocks (repeatable), e.g. "
+        "--sweep learning_rate=3e-4,1e-3.",
+    )
+    parser.add_argument(
+        "--env-backend",
+        choices=["gymnasium", "torch"],
+        help="gymnasium (default) or torch: typedrl's tensor environments (CartPole-v1, Acrobot-v1, MountainCar-v0, "
+        "MountainCarContinuous-v0, Pendulum-v1), stepped as tensors on the device.",
+    )
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -168,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
         trainer = commands.add_parser(name, help=summary, description=summary)
         # REINFORCE's budget was --epochs (the tch-rs example's word) before one vocabulary for every algorithm.
         _add_training_flags(trainer, presets=list(spec.presets), aliases=["--epochs"] if name == "reinforce" else [])
+        if "agents" in spec.config.model_fields:
+            _add_agents_flags(trainer)
 
     evaluate = commands.add_parser(
         "eval",
@@ -187,6 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--device", choices=["cpu", "cuda"], default="cpu", help="Where to run (default: %(default)s)."
+    )
+    evaluate.add_argument(
+        "--agent",
+        type=_natural,
+        default=0,
+        help="Of a run with several agents (--agents K), the agent to evaluate (default: %(default)s).",
     )
     evaluate.add_argument(
         "--video",
@@ -229,6 +273,13 @@ def _flag_layers(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
         for key in reversed(location[:-1]):
             data = {key: data}
         layers.append((flag, data))
+    for flag in ("--agents", "--env-backend"):
+        value = getattr(args, _dest(flag), None)
+        if value is not None:
+            layers.append((flag, {_dest(flag): value}))
+    sweeps = getattr(args, "sweep", None)
+    if sweeps:
+        layers.append(("--sweep", {"sweep": dict(sweeps)}))
     return layers
 
 
@@ -307,6 +358,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from typedrl.algos import algorithm_spec, resolve_device, spaces_of
     from typedrl.checkpoint import load_checkpoint, resolve_checkpoint_path, restore
     from typedrl.config import EvalConfig
+    from typedrl.errors import ConfigError
     from typedrl.evaluation import evaluate
     from typedrl.runner import resumed_config
 
@@ -322,6 +374,17 @@ def _evaluate(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     modules, actor = algorithm_spec(config.algo).evaluation_actor(config, spaces_of(config.env_id))
     restore(checkpoint, modules=modules, rng=False)
+    agents = getattr(config, "agents", 1)
+    if args.agent >= agents:
+        raise ConfigError(
+            f"--agent is {args.agent}; the run trained {agents} agent(s): expected 0 to {agents - 1}", "agent"
+        )
+    if args.agent:
+        from typedrl.stacked import StackedActorCritic
+
+        stacked = modules["model"]
+        assert isinstance(stacked, StackedActorCritic)
+        actor = stacked.head(args.agent)
     actor.to(device)
     run_eval: EvalConfig = config.eval
     result = evaluate(
@@ -333,7 +396,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         device=args.device,
         video_dir=args.video,
     )
-    print(f"{config.env_id}, {config.algo} checkpoint {path}: {result}")
+    which = f" agent {args.agent}" if agents > 1 else ""
+    print(f"{config.env_id}, {config.algo} checkpoint {path}{which}: {result}")
     if args.video is not None:
         print(f"videos: {args.video}")
     return 0

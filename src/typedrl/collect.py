@@ -244,6 +244,7 @@ class RolloutCollector:
         autoreset_mode: the environment's, from ``env.metadata["autoreset_mode"]`` (NEXT_STEP if absent).
         episode_returns: the sum of rewards of each episode that ended in the last rollout, in the order they ended.
         episode_lengths: the number of steps of each of those episodes, in the same order.
+        episode_envs: the sub-environment each of those episodes ran in, in the same order.
     """
 
     def __init__(
@@ -279,6 +280,7 @@ class RolloutCollector:
         self._vector_steps = 0
         self.episode_returns: list[float] = []
         self.episode_lengths: list[int] = []
+        self.episode_envs: list[int] = []
         self._observations: Tensor | None = None  # [N, *obs] the sub-environments are in; None: reset first
         self._seeded = False
         self._needs_reset = np.zeros(self.n_envs, dtype=np.bool_)  # NEXT_STEP: the next env.step resets these
@@ -574,3 +576,4 @@ class RolloutCollector:
         order = np.lexsort((envs, ends))
         self.episode_returns = returns[order].tolist()
         self.episode_lengths = lengths[order].tolist()
+        self.episode_envs = envs[order].tolist()

@@ -49,6 +49,11 @@ __all__ = [
 ]
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+SweepField = Literal[
+    "learning_rate", "clip", "entropy_coef", "value_coef", "max_grad_norm", "target_kl", "gamma", "lam"
+]
+"""The PPO hyperparameters that :attr:`PPOConfig.sweep` may give each agent a value of (the ones that are numbers
+inside one update; sizes such as ``num_envs`` or ``hidden`` are shared by all agents)."""
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
@@ -240,6 +245,25 @@ class PPOConfig(AlgoConfig):
         "policy) instead of a Gaussian clipped to them; needs finite bounds.",
     )
 
+    agents: int = Field(
+        default=1,
+        ge=1,
+        le=4096,
+        description="Independent agents trained at once in one process (seeds seed, seed+1, …), each with its own "
+        "num_envs environments, as batched tensors; 1 is the single-agent run.",
+    )
+    sweep: dict[SweepField, list[float]] | None = Field(
+        default=None,
+        description="Per-agent values of hyperparameters, e.g. {learning_rate: [3e-4, 1e-3]}: the agents are split "
+        "into len(values) equal blocks, block i takes values[i] (agents must be a multiple of each list's length).",
+    )
+    env_backend: Literal["gymnasium", "torch"] = Field(
+        default="gymnasium",
+        description="gymnasium: Gymnasium's (vector) environments; torch: typedrl's tensor environments "
+        "(typedrl.envs.classic, for CartPole-v1, Acrobot-v1, MountainCar-v0, MountainCarContinuous-v0, Pendulum-v1), "
+        "stepped as tensors on the device.",
+    )
+
     @model_validator(mode="after")
     def _sizes_fit(self) -> "PPOConfig":
         batch = self.horizon * self.num_envs
@@ -264,7 +288,31 @@ class PPOConfig(AlgoConfig):
                 ("minibatches", "horizon", "num_envs"),
             )
         _check_network_size(self.hidden, self.layers)
+        if self.agents * self.num_envs > 2**16:
+            raise _FieldsError(
+                f"agents·num_envs is {self.agents * self.num_envs}; expected at most 65536 environments in all",
+                ("agents", "num_envs"),
+            )
+        for name, values in (self.sweep or {}).items():
+            if not values or self.agents % len(values):
+                raise _FieldsError(
+                    f"sweep.{name} has {len(values)} values; expected a positive divisor of agents = {self.agents}",
+                    ("sweep", "agents"),
+                )
+            for value in values:
+                _check_sweep_value(name, value)
         return self
+
+    def agent_values(self, name: SweepField) -> list[float]:
+        """The value of hyperparameter ``name`` for each agent: the config's own, or the agent's block of
+        ``sweep[name]``. An unset ``max_grad_norm`` or ``target_kl`` (``None``) is ``inf``: no clipping, no stop."""
+        values = (self.sweep or {}).get(name)
+        base = getattr(self, name)
+        base = math.inf if base is None else base
+        if values is None:
+            return [float(base)] * self.agents
+        block = self.agents // len(values)
+        return [float(values[agent // block]) for agent in range(self.agents)]
 
     @property
     def minibatch_count(self) -> int:
@@ -337,6 +385,26 @@ class ReinforceConfig(AlgoConfig):
 
 Config = Annotated[PPOConfig | ReinforceConfig, Field(discriminator="algo")]
 """A built-in algorithm's config: :class:`PPOConfig` or :class:`ReinforceConfig`, by ``algo``."""
+
+
+_SWEEP_DOMAINS: dict[str, tuple[float, float, bool]] = {
+    # name: (low, high, low is allowed)
+    "learning_rate": (0.0, math.inf, False),
+    "clip": (0.0, math.inf, False),
+    "entropy_coef": (0.0, math.inf, True),
+    "value_coef": (0.0, math.inf, True),
+    "max_grad_norm": (0.0, math.inf, False),
+    "target_kl": (0.0, math.inf, False),
+    "gamma": (0.0, 1.0, True),
+    "lam": (0.0, 1.0, True),
+}
+
+
+def _check_sweep_value(name: str, value: float) -> None:
+    low, high, closed = _SWEEP_DOMAINS[name]
+    if not (math.isfinite(value) and (value >= low if closed else value > low) and value <= high):
+        bound = f"[{low:g}, {high:g}]" if math.isfinite(high) else f"{'>=' if closed else '>'} {low:g}"
+        raise _FieldsError(f"sweep.{name} holds {value!r}; expected finite values {bound}", ("sweep",))
 
 
 def _check_network_size(hidden: int, layers: int) -> None:

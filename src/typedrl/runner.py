@@ -54,14 +54,16 @@ from typedrl.config import AlgoConfig, build
 from typedrl.errors import CheckpointError, ConfigError, RunLogError, TrainingError
 from typedrl.evaluation import EvalResult, evaluate
 from typedrl.plot import plot_curve
-from typedrl.runlog import RunLog, load_trainlog
+from typedrl.runlog import RunLog, UpdateRecord, load_trainlog
 from typedrl.sinks import PROGRESS_NAME, Callback, TensorBoardSink, feed, write_progress_csv
+from typedrl.summary import write_agents_summary
 
 __all__ = [
     "BEST_NAME",
     "CHECKPOINT_NAME",
     "CURVE_NAME",
     "LOG_NAME",
+    "SUMMARY_NAME",
     "RunInterrupted",
     "RunResult",
     "build_algorithm",
@@ -75,6 +77,8 @@ LOG_NAME = "trainlog.json"
 CHECKPOINT_NAME = "checkpoint.pt"
 BEST_NAME = "best.pt"
 CURVE_NAME = "curve.png"
+SUMMARY_NAME = "summary.json"
+AGENTS_DIRECTORY = "agents"
 
 Config = AlgoConfig
 # What a resumed run may change; everything else must equal the checkpoint's config.
@@ -217,6 +221,32 @@ class _Paths:
             check_replaceable(out / name, what=what, error=ConfigError)
         return cls(out, out / CHECKPOINT_NAME, out / BEST_NAME, log_path, out / CURVE_NAME, out / PROGRESS_NAME)
 
+    def _agent_directory(self, agent: int) -> Path:
+        directory = self.out / AGENTS_DIRECTORY / f"agent-{agent}"
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
+
+    def agent_logs(self, agents: int) -> list[Path | None]:
+        """Each agent's ``trainlog.json`` (``None`` each when the run's log is off); none for one agent."""
+        if agents <= 1:
+            return []
+        return [
+            None if self.log is None else self.out / AGENTS_DIRECTORY / f"agent-{k}" / LOG_NAME for k in range(agents)
+        ]
+
+    def agent_progress(self, agents: int) -> list[Path]:
+        """Each agent's ``progress.csv`` (its directory made if missing); none for one agent."""
+        return [self._agent_directory(k) / PROGRESS_NAME for k in range(agents)] if agents > 1 else []
+
+    def agent_curves(self, agents: int) -> list[Path]:
+        """Each agent's ``curve.png``; none for one agent."""
+        return [self._agent_directory(k) / CURVE_NAME for k in range(agents)] if agents > 1 else []
+
+    @property
+    def summary(self) -> Path:
+        """``summary.json``: the agents' latest greedy evaluation and its statistics (several agents only)."""
+        return self.out / SUMMARY_NAME
+
     def make_directories(self) -> None:
         for directory in {self.out, *(() if self.log is None else (self.log.parent,))}:
             try:
@@ -229,6 +259,7 @@ class _Paths:
     def artifacts(self) -> list[Path]:
         """The run artifacts already there."""
         found = [self.checkpoint, self.best, self.curve, self.progress, *(() if self.log is None else (self.log,))]
+        found += [self.summary]
         return [path for path in found if path.exists()]
 
     def log_outside(self) -> bool:
@@ -251,7 +282,8 @@ class _Paths:
                 "--overwrite to replace it",
                 "out",
             )
-        ours = {CHECKPOINT_NAME, BEST_NAME, CURVE_NAME, PROGRESS_NAME, LOG_NAME, RunLock.NAME}
+        ours = {CHECKPOINT_NAME, BEST_NAME, CURVE_NAME, PROGRESS_NAME, LOG_NAME, RunLock.NAME, AGENTS_DIRECTORY}
+        ours.add(SUMMARY_NAME)
         others = (
             sorted(entry.name for entry in self.out.iterdir() if entry.name not in ours) if self.out.is_dir() else []
         )
@@ -500,6 +532,12 @@ class _Run:
         self.log = RunLog(
             paths.log, algo=config.algo, env_id=config.env_id, seed=config.seed, config=_config_data(config)
         )
+        # Several agents at once: each one's log, progress.csv and curve in agents/agent-K/ (its seed seed + K).
+        self.agent_logs = [
+            RunLog(path, algo=config.algo, env_id=config.env_id, seed=config.seed + agent, config=_config_data(config))
+            for agent, path in enumerate(paths.agent_logs(_agent_count(self.algorithm)))
+        ]
+        self.agent_results: list[EvalResult] = []
         self.sinks: list[Callback] = []
         self.stop = _StopRequest()
 
@@ -582,6 +620,7 @@ class _Run:
             )
         stored_budget = int(checkpoint.config.get("updates", checkpoint.config.get("epochs", budget)))
         self.log = self._resume_log(checkpoint, done)
+        self.agent_logs = [self._resume_agent_log(log, done) for log in self.agent_logs]
         if budget != stored_budget:
             self.log.note(f"resumed at update {done} with the budget {stored_budget} raised to {budget}")
             self.log.config = _config_data(config)
@@ -645,6 +684,19 @@ class _Run:
             )
         return log
 
+    def _resume_agent_log(self, log: RunLog, done: int) -> RunLog:
+        """An agent's log, continued through the checkpoint's update (a missing one: the run's log is off, or the
+        agent logs were lost, and the agent's records start again from here)."""
+        if log.path is None or not log.path.exists():
+            return log
+        resumed = RunLog.resume(log.path, through_update=done, evaluations_through=self.evaluated_at)
+        if [record.update for record in resumed.updates] != list(range(1, done + 1)):
+            raise RunLogError(
+                f"resume: {log.path} does not hold updates 1–{done} of the checkpoint: it is not this run's agent "
+                "log; move it away and resume with --log off, or restore it"
+            )
+        return resumed
+
     # The loop ------------------------------------------------------------------------------------------------
 
     def guarded(self, body: Callable[[], RunResult]) -> RunResult:
@@ -701,9 +753,13 @@ class _Run:
             if evaluate_now:
                 result = self._evaluate(bar)
                 target = config.target_return
-                if target is not None and result.mean >= target:
+                # With several agents, every agent's greedy mean must reach the target.
+                lowest = min((one.mean for one in self.agent_results), default=result.mean)
+                if target is not None and min(result.mean, lowest) >= target:
                     self.reached = True
                     note = f"stopped at update {done}: greedy mean {result.mean:.1f} reached the target {target:g}"
+                    if self.agent_logs:
+                        note = f"stopped at update {done}: every agent's greedy mean reached the target {target:g}"
                     self.log.note(note)
                     self._say(bar, note)
                     break
@@ -713,14 +769,33 @@ class _Run:
 
     def _evaluate(self, bar: _Progress | None) -> EvalResult:
         config, algorithm = self.config, self.algorithm
-        result = evaluate(
-            algorithm.actor,
-            config.env_id,
-            episodes=config.eval.episodes,
-            base_seed=config.eval.seed,
-            max_steps=config.eval.max_steps,
-            device=algorithm.device,
-        )
+        if self.agent_logs:
+            self.agent_results = algorithm.evaluate_agents(  # type: ignore[attr-defined]
+                episodes=config.eval.episodes, seed=config.eval.seed, max_steps=config.eval.max_steps
+            )
+            for log, agent_result in zip(self.agent_logs, self.agent_results, strict=True):
+                log.record_evaluation(
+                    update=algorithm.updates_done,
+                    env_steps=algorithm.env_steps // len(self.agent_logs),
+                    wall_seconds=self.seconds,
+                    returns=agent_result.returns,
+                    lengths=agent_result.lengths,
+                )
+            # The run's own record pools every agent's episodes (its mean is the mean of the agents' means).
+            result = EvalResult(
+                returns=tuple(value for one in self.agent_results for value in one.returns),
+                lengths=tuple(value for one in self.agent_results for value in one.lengths),
+                capped=tuple(value for one in self.agent_results for value in one.capped),
+            )
+        else:
+            result = evaluate(
+                algorithm.actor,
+                config.env_id,
+                episodes=config.eval.episodes,
+                base_seed=config.eval.seed,
+                max_steps=config.eval.max_steps,
+                device=algorithm.device,
+            )
         self.evaluated_at = algorithm.updates_done
         self.final = result
         if self.best is None or result.mean > self.best.mean:
@@ -735,15 +810,22 @@ class _Run:
         feed(self.sinks, "on_evaluation", record)
         if bar is not None:
             bar.last_eval = result.mean
-        self._say(
-            bar,
-            f"update {self.evaluated_at}: {algorithm.env_steps} env steps, {self.seconds:.1f}s, "
-            f"greedy return {result.mean:.1f}",
-        )
+        if self.agent_logs:
+            means = [one.mean for one in self.agent_results]
+            detail = f"greedy return {result.mean:.1f} over {len(means)} agents (lowest {min(means):.1f})"
+        else:
+            detail = f"greedy return {result.mean:.1f}"
+        self._say(bar, f"update {self.evaluated_at}: {algorithm.env_steps} env steps, {self.seconds:.1f}s, {detail}")
         return result
 
     def _record(self, stats: UpdateStats) -> None:
-        record = self.log.record_update(
+        record = self._record_into(self.log, stats)
+        for log, agent_stats in zip(self.agent_logs, stats.agents, strict=True):
+            self._record_into(log, agent_stats)
+        feed(self.sinks, "on_update", record)
+
+    def _record_into(self, log: RunLog, stats: UpdateStats) -> UpdateRecord:
+        return log.record_update(
             update=stats.update,
             env_steps=stats.env_steps,
             wall_seconds=self.seconds,
@@ -759,13 +841,20 @@ class _Run:
             explained_variance=stats.explained_variance,
             epochs=stats.epochs,
         )
-        feed(self.sinks, "on_update", record)
 
     # Saving and ending ---------------------------------------------------------------------------------------
 
     def _save(self, *, finished: bool) -> None:
         """The log, progress.csv and the sinks first, then the checkpoint, then best.pt: the checkpoint is the
         commit point a resumed run starts from (and it rewrites best.pt if a kill came between the two)."""
+        for log, progress in zip(self.agent_logs, self.paths.agent_progress(len(self.agent_logs)), strict=True):
+            if finished:
+                log.finish()
+            elif log.path is not None:
+                log.write()
+            write_progress_csv(log.snapshot(), progress)
+        if self.agent_results:
+            write_agents_summary(self.paths.summary, self.config, self.agent_results, update=self.evaluated_at)
         if finished:
             self.log.finish()
         elif self.log.path is not None:
@@ -812,6 +901,8 @@ class _Run:
     def _curve(self) -> Path | None:
         if not self.log.evaluations:
             return None
+        for log, curve in zip(self.agent_logs, self.paths.agent_curves(len(self.agent_logs)), strict=True):
+            plot_curve(log.snapshot(), curve)
         return plot_curve(self.log.snapshot(), self.paths.curve)
 
     def _interrupted(self, number: int, *, saved_now: bool) -> RunInterrupted:
@@ -849,6 +940,12 @@ class _Run:
             reached_target=self.reached,
             best_evaluation=self.best,
         )
+
+
+def _agent_count(algorithm: Algorithm) -> int:
+    """How many agents ``algorithm`` trains at once (1 unless it says more: :class:`~typedrl.BatchedPPO`)."""
+    agents = getattr(algorithm, "agents", 1)
+    return agents if isinstance(agents, int) and agents > 1 else 1
 
 
 def _holds_update(path: Path, update: int) -> bool:

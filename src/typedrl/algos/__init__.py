@@ -19,6 +19,7 @@ from typedrl.algos.base import (
     spaces_of,
     training_env,
 )
+from typedrl.algos.batched import BatchedPPO
 from typedrl.algos.flat import FlatParameters
 from typedrl.algos.ppo import PPO
 from typedrl.algos.reinforce import Reinforce
@@ -27,6 +28,7 @@ __all__ = [
     "PPO",
     "Algorithm",
     "AlgorithmSpec",
+    "BatchedPPO",
     "FlatParameters",
     "Reinforce",
     "Spaces",

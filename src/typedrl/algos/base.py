@@ -34,6 +34,7 @@ __all__ = [
     "register",
     "resolve_device",
     "spaces_of",
+    "tensor_training_env",
     "training_env",
 ]
 
@@ -72,6 +73,10 @@ class UpdateStats:
     where it is not defined (``Var(G) = 0``) or not computed."""
     epochs: int | None = None
     """Passes over the batch actually made (PPO: fewer than configured after a ``target_kl`` early stop)."""
+    agents: tuple["UpdateStats", ...] = ()
+    """With several agents trained at once (``agents > 1``): each agent's own statistics, in agent order (its
+    ``env_steps`` its own); the fields above are then the means over agents (``episode_returns``: all agents'
+    episodes), and ``explained_variance`` and ``epochs`` are ``None``. Empty for one agent."""
     line: str | None = field(default=None, compare=False)
     """A line to print after this update (REINFORCE prints the tch-rs example's line), or ``None``."""
 
@@ -300,6 +305,34 @@ def training_env(env_id: str, *, squash: bool = False, **kwargs: Any) -> tuple[V
     if squash:
         check_squash(env_id, layout)
     return agent_env(env, layout, squash=squash), layout
+
+
+def tensor_training_env(
+    env_id: str, num_envs: int, *, device: torch.device, autoreset_mode: str = "SameStep"
+) -> tuple[VectorEnv[Any, Any, Any], Spaces]:
+    """typedrl's tensor implementation of ``env_id`` (:mod:`typedrl.envs.classic`) with ``num_envs``
+    sub-environments on ``device``, checked by the contract on the device
+    (:class:`~typedrl.envs.checked_tensor.CheckedTensorVectorEnv`), in ``autoreset_mode`` (``SAME_STEP`` for
+    training, ``DISABLED`` for evaluation), and its spaces.
+
+    Raises:
+        ConfigError: ``env_id`` has no tensor implementation.
+    """
+    from gymnasium.vector import AutoresetMode
+
+    from typedrl.envs.checked_tensor import CheckedTensorVectorEnv
+    from typedrl.envs.classic import TENSOR_ENVS, make_tensor_env
+
+    if env_id not in TENSOR_ENVS:
+        known = ", ".join(TENSOR_ENVS)
+        raise ConfigError(
+            f"env_id is {env_id!r}, which has no tensor implementation; env_backend torch runs {known} (or use "
+            "env_backend gymnasium)",
+            "env_id",
+        )
+    env = make_tensor_env(env_id, num_envs, device=device, autoreset_mode=AutoresetMode(autoreset_mode))
+    checked = CheckedTensorVectorEnv(env, env_id=env_id)
+    return checked, read_spaces(env_id, env.single_observation_space, env.single_action_space)
 
 
 def check_squash(env_id: str, layout: Spaces) -> None:

@@ -48,7 +48,7 @@ from typedrl.policies import ActorCritic, SampledPolicy
 from typedrl.records import ActorCriticSample
 from typedrl.returns import gae, normalize_advantages
 
-__all__ = ["PPO", "explained_variance"]
+__all__ = ["PPO", "build_ppo", "explained_variance"]
 
 
 class PPO:
@@ -327,14 +327,29 @@ def _actor_critic(config: PPOConfig, layout: Spaces) -> ActorCritic:
 
 
 def _evaluation_actor(config: PPOConfig, layout: Spaces) -> tuple[dict[str, nn.Module], nn.Module]:
+    if config.agents > 1 or config.env_backend == "torch":  # BatchedPPO's checkpoint: agent 0's actor
+        from typedrl.stacked import StackedActorCritic
+
+        stacked = StackedActorCritic([_actor_critic(config, layout) for _ in range(config.agents)])
+        return {"model": stacked}, stacked.head(0)
     model = _actor_critic(config, layout)
     return {"model": model}, model.actor
+
+
+def build_ppo(config: PPOConfig) -> Any:
+    """The PPO trainer ``config`` asks for: :class:`PPO` for one agent on Gymnasium environments (today's run,
+    bit for bit), :class:`~typedrl.algos.batched.BatchedPPO` for ``agents > 1`` or ``env_backend: torch``."""
+    if config.agents > 1 or config.env_backend == "torch":
+        from typedrl.algos.batched import BatchedPPO
+
+        return BatchedPPO(config)
+    return PPO(config)
 
 
 register(
     "ppo",
     config=PPOConfig,
-    algorithm=PPO,
+    algorithm=build_ppo,
     evaluation_actor=_evaluation_actor,
     presets=PPO_PRESETS,
     description="Train PPO (default: CartPole-v1, tuned preset).",

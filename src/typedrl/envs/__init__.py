@@ -38,7 +38,24 @@ from typedrl._validate import integer
 from typedrl.contract import Contract, ContractOptions, ContractWarning, StepResult, autoreset_mode_of
 from typedrl.errors import ContractViolation, EnvError, HyperparameterError, TypedRLError
 
-__all__ = ["SPACE_ERRATA", "CheckReport", "CheckedEnv", "CheckedVectorEnv", "check_env", "errata_options", "make_env"]
+__all__ = [
+    "SPACE_ERRATA",
+    "TENSOR_ENVS",
+    "AcrobotTensorEnv",
+    "CartPoleTensorEnv",
+    "CheckReport",
+    "CheckedEnv",
+    "CheckedTensorVectorEnv",
+    "CheckedVectorEnv",
+    "ContinuousMountainCarTensorEnv",
+    "MountainCarTensorEnv",
+    "PendulumTensorEnv",
+    "TensorVectorEnv",
+    "check_env",
+    "errata_options",
+    "make_env",
+    "make_tensor_env",
+]
 
 _ObsT = TypeVar("_ObsT")
 _ActT = TypeVar("_ActT")
@@ -476,3 +493,17 @@ def _as_mask(flags: object, shape: tuple[int, ...]) -> np.ndarray:
     except Exception:  # a value whose own methods raise (warn mode goes on past its violation)
         pass
     return np.zeros(shape, dtype=np.bool_)
+
+
+# The tensor environments and their checked wrapper (imported last: they use the contract, as this module does).
+from typedrl.envs.checked_tensor import CheckedTensorVectorEnv  # noqa: E402
+from typedrl.envs.classic import (  # noqa: E402
+    TENSOR_ENVS,
+    AcrobotTensorEnv,
+    CartPoleTensorEnv,
+    ContinuousMountainCarTensorEnv,
+    MountainCarTensorEnv,
+    PendulumTensorEnv,
+    TensorVectorEnv,
+    make_tensor_env,
+)
