@@ -60,6 +60,22 @@ def test_the_frozen_copy_follows_the_parameters() -> None:
     assert torch.equal(after, stacked(observations)[0].detach())
 
 
+def test_the_frozen_copy_follows_an_optimizer_step() -> None:
+    # torch's fused Adam kernel writes the buffer without bumping autograd's version counter: the optimizer says so.
+    stacked = StackedActorCritic(_models("discrete"))
+    optimizer = StackedAdam(stacked, lr=0.1)
+    observations = torch.randn(3, 5, 4)
+    with torch.no_grad():
+        before = stacked(observations, frozen=True)[0].clone()
+    stacked.flat_grad.zero_()
+    _loss(*stacked(observations)).sum().backward()  # type: ignore[no-untyped-call]
+    optimizer.step()
+    with torch.no_grad():
+        after = stacked(observations, frozen=True)[0]
+    assert not torch.equal(before, after)
+    assert torch.equal(after, stacked(observations)[0].detach())
+
+
 def test_stacked_models_must_share_one_architecture() -> None:
     with pytest.raises(ValueError, match="architectures differ"):
         StackedActorCritic([ActorCritic(4, 2, hidden=16), ActorCritic(4, 2, hidden=8)])

@@ -91,13 +91,15 @@ class StackedActorCritic(nn.Module):
         if "log_std" in parameters:
             self.log_std = parameters["log_std"]
         self._views = [(parameter, parameter.grad) for parameter in parameters.values()]
-        self._cache: tuple[int, list[tuple[Tensor, Tensor]]] | None = None
+        self._cache: tuple[tuple[int, int], list[tuple[Tensor, Tensor]]] | None = None
+        self._changes = 0  # bumped by changed(): a fused kernel may write the buffer without bumping its version
 
     def _layers(self, *, frozen: bool) -> list[tuple[Tensor, Tensor]]:
         """Each layer's ``(bias [2K, 1, out], weight [2K, in, out])``, contiguous for ``torch.baddbmm`` (agent
         ``k``'s actor at ``2k``, critic at ``2k + 1``). ``frozen``: a copy without autograd, reused until the
         parameters change (the collection forward); else the differentiable reshape of the views."""
-        if frozen and self._cache is not None and self._cache[0] == self.flat._version:
+        key = (self.flat._version, self._changes)
+        if frozen and self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         weights = cast("Sequence[Tensor]", list(self.weights._parameters.values()))
         biases = cast("Sequence[Tensor]", list(self.biases._parameters.values()))
@@ -107,7 +109,7 @@ class StackedActorCritic(nn.Module):
                 double = 2 * self.agents
                 pairs.append((bias.reshape(double, 1, -1), weight.reshape(double, weight.shape[-2], -1)))
         if frozen:
-            self._cache = (self.flat._version, pairs)
+            self._cache = (key, pairs)
         return pairs
 
     def forward(
@@ -127,6 +129,11 @@ class StackedActorCritic(nn.Module):
                 hidden = self.activation(hidden)
         both = hidden.view(agents, 2, batch, -1)
         return both[:, 0], both[:, 1, :, 0]
+
+    def changed(self) -> None:
+        """Say that :attr:`flat` was written by something autograd's version counter does not see (torch's
+        fused Adam kernel): the frozen copy is remade at the next forward. In-place tensor operations need not."""
+        self._changes += 1
 
     def check_layout(self) -> None:
         """``RuntimeError`` if something replaced a parameter's storage or gradient (``module.zero_grad()``,
@@ -211,6 +218,7 @@ class StackedAdam(torch.optim.Optimizer):
         state["step"] = torch.zeros(agents, device=device, dtype=dtype)
         state["exp_avg"] = torch.zeros_like(model.flat)
         state["exp_avg_sq"] = torch.zeros_like(model.flat)
+        self._row_cache: tuple[tuple[int, int, int], list[list[Tensor]]] | None = None
 
     @torch.no_grad()
     def clip_and_measure(self) -> Tensor:
@@ -229,30 +237,48 @@ class StackedAdam(torch.optim.Optimizer):
             raise ValueError("StackedAdam.step: a closure is not supported")
         group = self.param_groups[0]
         beta1, beta2 = group["betas"]
-        eps = group["eps"]
         state = self.state[self._parameter]
-        steps: Tensor = state["step"]
-        exp_avg: Tensor = state["exp_avg"]
-        exp_avg_sq: Tensor = state["exp_avg_sq"]
-        gradient = self.model.flat_grad
-        parameters = self.model.flat
+        rows = self._rows(state)
         if active is None:
-            steps += 1
-            exp_avg.lerp_(gradient, 1.0 - beta1)
-            exp_avg_sq.mul_(beta2).addcmul_(gradient, gradient, value=1.0 - beta2)
-            learning_rates = self.learning_rates
+            chosen = list(range(self.model.agents))
         else:
-            weight = active.to(parameters.dtype)
-            steps += weight
-            exp_avg.lerp_(gradient, ((1.0 - beta1) * weight).unsqueeze(1))
-            exp_avg_sq.mul_(torch.where(active, beta2, 1.0).unsqueeze(1)).addcmul_(
-                gradient, gradient * weight.unsqueeze(1), value=1.0 - beta2
+            chosen = active.nonzero().flatten().tolist()
+        if not chosen:
+            return
+        # torch's fused Adam kernel (the one Adam(fused=True) runs), one call per distinct learning rate, with each
+        # agent's rows as tensors of their own and each agent's own step count: the bias corrections per agent.
+        by_rate: dict[float, list[int]] = {}
+        rates = self.learning_rates.tolist()
+        for agent in chosen:
+            by_rate.setdefault(rates[agent], []).append(agent)
+        steps: Tensor = state["step"]
+        if len(chosen) == self.model.agents:
+            steps += 1
+        else:
+            steps[chosen] += 1
+        for rate, agents in by_rate.items():
+            torch._fused_adam_(
+                [rows[0][agent] for agent in agents],
+                [rows[1][agent] for agent in agents],
+                [rows[2][agent] for agent in agents],
+                [rows[3][agent] for agent in agents],
+                [],
+                [rows[4][agent] for agent in agents],
+                lr=rate,
+                beta1=beta1,
+                beta2=beta2,
+                weight_decay=0.0,
+                eps=group["eps"],
+                amsgrad=False,
+                maximize=False,
             )
-            learning_rates = self.learning_rates * weight
-        # Agents that never stepped have t = 0: their corrections are 0, and their step size is 0 (not NaN).
-        started = steps > 0
-        safe = torch.where(started, steps, 1.0)
-        step_sizes = torch.where(started, learning_rates / (1.0 - beta1**safe), 0.0)
-        root_correction = (1.0 - beta2**safe).sqrt()
-        denominator = (exp_avg_sq.sqrt() / root_correction.unsqueeze(1)).add_(eps)
-        parameters.sub_(exp_avg / denominator * step_sizes.unsqueeze(1))
+        self.model.changed()
+
+    def _rows(self, state: dict[str, Any]) -> list[list[Tensor]]:
+        """Per agent: parameter, gradient, first and second moment rows ``[P]`` and step count (views), cached
+        until ``load_state_dict`` replaces the state's tensors."""
+        key = (id(state["exp_avg"]), id(state["exp_avg_sq"]), id(state["step"]))
+        if self._row_cache is None or self._row_cache[0] != key:
+            tensors = (self.model.flat, self.model.flat_grad, state["exp_avg"], state["exp_avg_sq"], state["step"])
+            self._row_cache = (key, [list(tensor.unbind(0)) for tensor in tensors])
+        return self._row_cache[1]
