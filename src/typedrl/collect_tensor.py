@@ -8,9 +8,10 @@ sub-environment is reset within the step, the step returns its reset observation
 every vector step is one real transition of every sub-environment, and a rollout is ``[T, N]`` with no padding.
 
 ``next_values[t]`` is ``V(s_{t+1})``: the values of the next step's forward, and at a truncated step the value
-of the episode's final observation, from one batched ``policy.value`` call per rollout on the truncated rows'
-final observations (terminated steps are not bootstrapped, so their final observations need no value). The
-one synchronisation per rollout is that call's row selection and the episode statistics.
+of the episode's final observation, from one ``policy.value`` call on all ``N`` rows of each step that has a
+truncated row; at a terminated step it is 0 (never bootstrapped, so its final observation needs no value, and the
+value of the reset observation would be wrong). The one
+synchronisation per rollout is finding those steps, and the episode statistics.
 
 Same conventions as the numpy collector (docs/conventions.md): ``rewards`` are what ``env.step`` returned,
 ``terminated`` stops bootstrapping, ``truncated`` bootstraps from ``next_values``; Box actions are stored as
@@ -125,10 +126,14 @@ class TensorRolloutCollector:
         columns = [torch.stack(column) for column in zip(*steps, strict=True)]
         obs, actions, log_probs, values, rewards, terminated, truncated = columns
         next_values = torch.cat([values[1:], last_values.unsqueeze(0)])
-        rows = truncated.nonzero()  # the one synchronisation: which final observations need a value
-        if len(rows):
-            final = torch.stack(finals)[rows[:, 0], rows[:, 1]]
-            next_values[rows[:, 0], rows[:, 1]] = policy.value(final).to(next_values.dtype)
+        # The one synchronisation: which steps have truncated rows, whose final observations need a value. Each such
+        # step's value call takes all N rows (zeros where nothing ended), as act does: a policy may tell the rows
+        # apart by their position (StackedPolicy: row n is agent n // N's), so a subset of rows would be misread.
+        for t in truncated.any(1).nonzero().flatten().tolist():
+            final_values = policy.value(finals[t]).to(next_values.dtype)
+            next_values[t] = torch.where(truncated[t], final_values, next_values[t])
+        # A terminated step never bootstraps: 0, never the value of the observation its reset put in its place.
+        next_values = next_values.masked_fill(terminated, 0.0)
         self._episodes(torch.stack(ended_returns), torch.stack(ended_lengths))
         return Rollout(
             observations=obs,

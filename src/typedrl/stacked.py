@@ -239,10 +239,7 @@ class StackedAdam(torch.optim.Optimizer):
         beta1, beta2 = group["betas"]
         state = self.state[self._parameter]
         rows = self._rows(state)
-        if active is None:
-            chosen = list(range(self.model.agents))
-        else:
-            chosen = active.nonzero().flatten().tolist()
+        chosen = list(range(self.model.agents)) if active is None else active.nonzero().flatten().tolist()
         if not chosen:
             return
         # torch's fused Adam kernel (the one Adam(fused=True) runs), one call per distinct learning rate, with each

@@ -38,6 +38,7 @@ from typedrl.algos.ppo import _actor_critic, explained_variance
 from typedrl.collect import PolicyStep, RolloutCollector
 from typedrl.collect_tensor import TensorRolloutCollector
 from typedrl.config import PPOConfig, SweepField
+from typedrl.envs.classic import TensorVectorEnv
 from typedrl.errors import ConfigError, InputError, RolloutError, TrainingError
 from typedrl.evaluation import EvalResult
 from typedrl.policies import ActorCritic
@@ -468,6 +469,11 @@ class BatchedPPO:
         )
         try:
             observations, _ = env.reset(seed=seed)
+            # The same episodes for every agent: agent k's rows start in agent 0's initial states.
+            base = env.unwrapped
+            assert isinstance(base, TensorVectorEnv)
+            base.state = base.state[:episodes].repeat(agents, 1)
+            observations = observations[:episodes].repeat(agents, *([1] * (observations.dim() - 1)))
             totals = torch.zeros(agents * episodes, dtype=torch.float64, device=self.device)
             lengths = torch.zeros(agents * episodes, dtype=torch.int64, device=self.device)
             running = torch.ones(agents * episodes, dtype=torch.bool, device=self.device)

@@ -77,6 +77,9 @@ class CheckedTensorVectorEnv(VectorWrapper):
             raise InputError("CheckedTensorVectorEnv: on_violation is 'warn'; tensor envs support 'raise' only")
         self.contract = Contract.for_env(env, **options)
         """The contract, whose numpy checks name the first offending element when the fast check fails."""
+        # The slow path's step check without the autoreset mode: the final observations are tensors that the slow
+        # path takes out of info and checks itself (_report_final), so the contract must not find them missing.
+        self._fields = Contract(observation_space, action_space, num_envs=int(env.num_envs), **options)
         self.device = device
         self.env_id = self.contract.env_id
         self._n = int(env.num_envs)
@@ -85,6 +88,8 @@ class CheckedTensorVectorEnv(VectorWrapper):
         self._same_step = autoreset_mode_of(env) is AutoresetMode.SAME_STEP
         reward_range = options.get("reward_range")
         self._reward_range = (float(reward_range[0]), float(reward_range[1])) if reward_range is not None else None
+        self._finite_rewards = options.get("finite_rewards", True)
+        self._reject_both = options.get("reject_terminated_and_truncated", False)
         self._discrete = isinstance(action_space, gym.spaces.Discrete)
         if isinstance(action_space, gym.spaces.Discrete):
             self._action_start, self._action_stop = int(action_space.start), int(action_space.start + action_space.n)
@@ -142,7 +147,10 @@ class CheckedTensorVectorEnv(VectorWrapper):
             or type(info) is not dict
         ):
             return False
-        checks = [observation_ok, torch.isfinite(reward).all()]
+        # finite_rewards=False still rejects NaN, as the contract does.
+        checks = [observation_ok, (torch.isfinite(reward) if self._finite_rewards else ~torch.isnan(reward)).all()]
+        if self._reject_both:
+            checks.append(~(terminated & truncated).any())
         if self._reward_range is not None:
             checks.append(((reward >= self._reward_range[0]) & (reward <= self._reward_range[1])).all())
         if self._same_step:
@@ -244,7 +252,7 @@ class CheckedTensorVectorEnv(VectorWrapper):
         final = marked = None
         if isinstance(plain_info, dict):
             final, marked = plain_info.pop("final_obs", None), plain_info.pop("_final_obs", None)
-        self.contract.check_step(
+        self._fields.check_step(
             (_numpy(observation), _numpy(reward), _numpy(terminated), _numpy(truncated), plain_info),
             step=step,
         )
@@ -257,7 +265,13 @@ class CheckedTensorVectorEnv(VectorWrapper):
         if final is None and marked is None:
             first = int(np.flatnonzero(done)[0])
             raise ContractViolation(
-                self.env_id, "step", step, first, "info['final_obs']", "missing", "the final observations (same-step)"
+                self.env_id,
+                "step",
+                step,
+                first,
+                "info['final_obs']",
+                "missing",
+                "a final observation for every done sub-environment (autoreset mode SAME_STEP)",
             )
         self._tensor_problem("info['_final_obs']", marked, "step", step)
         self._tensor_problem("info['final_obs']", final, "step", step)
@@ -265,7 +279,9 @@ class CheckedTensorVectorEnv(VectorWrapper):
         assert isinstance(marked, Tensor)
         marks = marked.cpu().numpy()
         if marks.dtype != np.bool_ or marks.shape != done.shape or (marks != done).any():
-            index: int | None = int(np.flatnonzero(marks != done)[0]) if marks.shape == done.shape else None
+            # The first row that disagrees; None for a mask of another shape, or of another dtype with done's values.
+            differ = np.flatnonzero(marks != done) if marks.shape == done.shape else np.empty(0, np.intp)
+            index: int | None = int(differ[0]) if len(differ) else None
             raise ContractViolation(
                 self.env_id,
                 "step",
