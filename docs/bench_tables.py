@@ -460,6 +460,102 @@ def continuous_task(task: str) -> Callable[[Data], str]:
     return table
 
 
+# --- bench_throughput.py -------------------------------------------------------------------------------------------
+
+
+def _per_second(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def _times(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}×"
+
+
+def throughput_table(data: Data) -> str:
+    """PPO training throughput on one core: per setting and K, typedrl's (tensor env) and rejax's steps per second
+    (medians over the repeats), their ratio, typedrl on Gymnasium's ``CartPoleVectorEnv`` for one agent, rejax's
+    compilation and typedrl's warm-up (both outside the steps per second), and the issue's target."""
+    names = data["settings"]["settings"]
+    rows = []
+    for entry in data["summary"]["throughput"]:
+        gymnasium = _per_second(entry["typedrl_gymnasium_steps_per_second"])
+        if entry["gymnasium_ratio"] is not None:
+            gymnasium += f" ({_times(entry['gymnasium_ratio'])})"
+        compiled = entry["rejax_compile_seconds"]
+        target = "—"
+        if entry["target"] is not None:
+            met = entry["met"]
+            target = f"≥ {entry['target']:g}×" + (
+                " (no peer in this run)" if met is None else "" if met else " (missed)"
+            )
+        rows.append(
+            [
+                names[entry["setting"]],
+                str(entry["K"]),
+                _per_second(entry["typedrl_steps_per_second"]),
+                _per_second(entry["rejax_steps_per_second"]),
+                _times(entry["ratio"]),
+                gymnasium,
+                "—" if compiled is None else f"{compiled:.1f} s",
+                f"{entry['typedrl_warmup_seconds']:.2f} s",
+                target,
+            ]
+        )
+    header = [
+        "setting",
+        "K",
+        "typedrl (tensor env), steps/s",
+        "rejax, steps/s",
+        "typedrl / rejax",
+        "typedrl on Gymnasium, steps/s",
+    ]
+    return markdown_table([*header, "rejax compilation", "typedrl warm-up", "target"], rows)
+
+
+def throughput_solve(data: Data) -> str:
+    """Time until all K agents are solved (greedy mean ≥ the threshold at some evaluation), compilation included:
+    each run's seconds (— where not every agent solved within the budget), their median, the steps per agent, the
+    compilation or construction, and how many agents had passed in each run."""
+    solve = data["summary"]["solve"]
+    if solve is None:
+        return "*The time to solve was not measured in this run (`--no-solve`).*"
+    settings = data["settings"]["solve"]
+    agents = settings["K"]
+    rows = []
+    for library in ("typedrl", "rejax"):
+        if library not in solve:
+            continue
+        entry = solve[library]
+        runs = [row for row in data["results"] if row["kind"] == "solve" and row["library"] == library]
+        each = ", ".join("—" if row["seconds_to_solve"] is None else f"{row['seconds_to_solve']:.1f} s" for row in runs)
+        median, steps = entry["seconds_median"], entry["steps_median"]
+        if library == "rejax":
+            setup = f"compilation {statistics.median(row['compile_seconds'] for row in runs):.1f} s"
+        else:
+            setup = f"construction {statistics.median(row['construct_seconds'] for row in runs):.2f} s, no compilation"
+        rows.append(
+            [
+                library,
+                f"{entry['solved_runs']} of {entry['runs']}",
+                each,
+                "—" if median is None else f"{median:.1f} s",
+                "—" if steps is None else f"{steps:,.0f}",
+                setup,
+                ", ".join(f"{round(row['passed_fraction'] * agents)}/{agents}" for row in runs),
+            ]
+        )
+    header = [
+        f"K = {agents}",
+        "runs all solved",
+        "time to solve, each run",
+        "median",
+        "steps per agent (median)",
+        "before training (median)",
+        f"agents ≥ {data['settings']['threshold']:g} once, each run",
+    ]
+    return markdown_table(header, rows)
+
+
 # (benchmark, part) -> renderer; part "" is the plain ``<!-- bench-table: NAME -->``.
 TABLES: dict[tuple[str, str], Callable[[Data], str]] = {
     ("returns", ""): returns_table,
@@ -474,6 +570,8 @@ TABLES: dict[tuple[str, str], Callable[[Data], str]] = {
     ("reinforce", ""): reinforce_table,
     ("continuous", ""): continuous_summary,
     **{("continuous", task): continuous_task(task) for task in ("pendulum", "lunarlander", "halfcheetah")},
+    ("throughput", ""): throughput_table,
+    ("throughput", "solve"): throughput_solve,
 }
 FIGURES: dict[tuple[str, str], Callable[[Data], str]] = {
     ("returns", "checks"): returns_checks,

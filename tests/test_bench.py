@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-NAMES = ["returns", "envs", "records", "ppo", "reinforce", "continuous"]
+NAMES = ["returns", "envs", "records", "ppo", "reinforce", "continuous", "throughput"]
 # The first columns of each benchmark's table in the docs; for records, also its collection table.
 HEADERS = {
     ("returns", ""): "| T | N | numpy loop | torch loop | typedrl | checked | floor | typedrl / floor | target |",
@@ -29,6 +29,8 @@ HEADERS = {
         "",
     ): "| seed | plain PyTorch: seconds, last-epoch mean return | typedrl: seconds, last-epoch mean return |",
     ("continuous", ""): "| task | steps | seeds |",
+    ("throughput", ""): "| setting | K | typedrl (tensor env), steps/s | rejax, steps/s | typedrl / rejax |",
+    ("throughput", "solve"): "| K = ",
 }
 PAGES = {
     "performance.md": ["returns"],
@@ -50,6 +52,7 @@ def _module(path: Path) -> ModuleType:
 # docs/ and bench/ are not packages: their modules are loaded from their files.
 bench_tables = _module(ROOT / "docs" / "bench_tables.py")
 results_module = _module(ROOT / "bench" / "_results.py")
+bench_throughput = _module(ROOT / "bench" / "bench_throughput.py")  # imports nothing heavy until main()
 
 
 def _numbers(value: Any) -> list[int | float]:
@@ -213,3 +216,38 @@ def test_learning_curves_are_results_rows_and_render() -> None:
 def test_results_refuse_a_nan_naming_where() -> None:
     with pytest.raises(ValueError, match=r"returns\['results'\]\[0\]\['seconds'\]\[1\] is nan"):
         results_module.plain({"results": [{"seconds": [1.0, float("nan")]}]}, "returns")
+
+
+def test_time_to_solve_is_the_first_evaluation_at_which_every_agent_has_passed_once() -> None:
+    steps = [5000, 10000, 15000]
+    means = [[480.0, 100.0, 500.0], [200.0, 475.0, 300.0]]  # agent 0 passes at 5,000 steps, agent 1 at 10,000
+    first = bench_throughput.first_solves(steps, means)
+    assert first == [5000, 10000]
+    assert bench_throughput.all_solved_at(first) == 10000
+    assert bench_throughput.all_solved_at([5000, None]) is None
+    # rejax: create + compilation + running time in proportion to the steps (10,000 of the 15,000 run).
+    measured = {"create_seconds": 0.5, "compile_seconds": 10.0, "run_seconds": 6.0, "steps_per_agent": 15000}
+    assert bench_throughput.rejax_seconds_to_solve(measured, 10000) == pytest.approx(14.5)
+    assert bench_throughput.rejax_seconds_to_solve(measured, None) is None
+
+
+def test_a_run_that_never_solves_counts_as_infinitely_slow_and_has_no_figure() -> None:
+    def run(library: str, seconds: float | None) -> dict[str, Any]:
+        steps = None if seconds is None else 50_000
+        return {
+            "library": library,
+            "seconds_to_solve": seconds,
+            "steps_to_solve": steps,
+            "compile_seconds": 10.0 if library == "rejax" else 0.0,
+            "passed_fraction": 1.0 if seconds is not None else 0.5,
+        }
+
+    rows = [run("rejax", None), run("typedrl", 30.0), run("rejax", 40.0), run("typedrl", 20.0), run("rejax", None)]
+    summary = bench_throughput.summarize_solve(rows, with_rejax=True)
+    assert summary["rejax"]["seconds"] == [None, 40.0, None]
+    assert summary["rejax"]["seconds_median"] is None  # two of three runs never solved
+    assert summary["rejax"]["solved_runs"] == 1
+    assert summary["typedrl"]["seconds_median"] == 25.0
+    assert summary["ratio"] is None
+    assert summary["met"] is True
+    assert bench_throughput.summarize_solve(rows[1::2], with_rejax=False)["met"] is None

@@ -47,7 +47,7 @@ def test_help_lists_the_commands_and_the_version() -> None:
     ppo_help = run("ppo", "--help")
     for flag in ("--env", "--num-envs", "--seed", "--device", "--updates", "--eval-every", "--config", "--resume"):
         assert flag in ppo_help.stdout
-    assert "default, sb3-zoo, acrobot, pendulum, lunarlander, halfcheetah, torchlean" in " ".join(
+    assert "default, sb3-zoo, acrobot, pendulum, lunarlander, halfcheetah, torchlean, tensor-cartpole" in " ".join(
         ppo_help.stdout.split()
     )
     version = run("--version")

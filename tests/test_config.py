@@ -155,7 +155,8 @@ def test_ppo_minibatches_by_count_or_size() -> None:
 
 def test_unknown_preset() -> None:
     expected = (
-        r"^preset is 'nope'; expected one of default, sb3-zoo, acrobot, pendulum, lunarlander, halfcheetah, torchlean$"
+        r"^preset is 'nope'; expected one of default, sb3-zoo, acrobot, pendulum, lunarlander, halfcheetah, "
+        r"torchlean, tensor-cartpole$"
     )
     with pytest.raises(ConfigError, match=expected):
         ppo_preset("nope")
