@@ -28,11 +28,12 @@ evaluation, 128 episodes (``rejax.algos.algorithm``: ``evaluate(act, rng, env, e
 its *sampled* actions (``DiscretePolicy.act`` samples), up to 500 steps each. Its steps per second are
 ``K × steps per agent / running seconds``; compilation is reported beside them, never inside.
 
-**typedrl** runs in this process: ``build_ppo(PPOConfig(...))``, :class:`~typedrl.algos.batched.BatchedPPO` on
-typedrl's tensor CartPole (``env_backend="torch"``), or :class:`~typedrl.algos.ppo.PPO` on Gymnasium's native
-``CartPoleVectorEnv`` (``env_backend="gymnasium"``, one agent: ``make_env`` picks the id's vector entry point; the
-row records the class it got). It has no compilation step (reported as 0); its construction and its first update
-(the "warm-up") are timed apart and not counted. Its steps per second are the environment steps collected by the
+**typedrl** runs in this process: ``build_ppo(PPOConfig(...))``, for one agent :class:`~typedrl.algos.ppo.PPO` on
+typedrl's tensor CartPole (``env_backend="torch"``, collected by ``TensorRolloutCollector``) or on Gymnasium's native
+``CartPoleVectorEnv`` (``env_backend="gymnasium"``: ``make_env`` picks the id's vector entry point; the row records
+the class it got), and for K > 1 agents :class:`~typedrl.algos.batched.BatchedPPO` on the tensor CartPole. It has
+no compilation step (reported as 0); its construction and its first update (the "warm-up") are timed apart and not
+counted. Its steps per second are the environment steps collected by the
 timed ``update()`` calls (all agents) over the seconds spent in them. After the timed updates, untimed, a greedy
 evaluation (10 episodes seeded 10000 + k, up to 500 steps) records where training got.
 

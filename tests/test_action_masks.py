@@ -111,6 +111,7 @@ def test_without_the_masks_the_strict_environment_refuses_an_action() -> None:
     """The check of the test above can fail: an agent that ignores masks is refused."""
     config = ppo_preset(num_envs=8, horizon=32, updates=1)
     algorithm = PPO(config, env=_vector(MaskedChoice, 8))
+    assert isinstance(algorithm.collector, RolloutCollector)
     algorithm.collector._mask_groups = None  # as a collector that does not read masks
     with pytest.raises(Exception, match="is masked"):
         algorithm.update()

@@ -77,8 +77,15 @@ class StackedPolicy:
         agents = self.model.agents
         return observations.reshape(agents, observations.shape[0] // agents, *observations.shape[1:])
 
-    def act(self, observations: Tensor) -> PolicyStep:
-        """Sample every row's action; return actions, log-probabilities and values, ``[K·N]`` each."""
+    def act(self, observations: Tensor, action_masks: Tensor | None = None) -> PolicyStep:
+        """Sample every row's action; return actions, log-probabilities and values, ``[K·N]`` each.
+
+        Raises:
+            ConfigError: the environment masks actions (``action_masks`` given): several agents do not support
+                masks.
+        """
+        if action_masks is not None:
+            raise ConfigError("agents > 1 does not support environments that mask actions; train one agent", "agents")
         model = self.model
         outputs, values = model(self._split(observations), frozen=True)
         agents, rows = outputs.shape[0], outputs.shape[1]

@@ -2,7 +2,8 @@
 
 One update, top to bottom (:meth:`PPO.update`), every decision in this file:
 
-1. collect ``horizon`` steps from each of ``num_envs`` checked environments (:class:`~typedrl.RolloutCollector`);
+1. collect ``horizon`` steps from each of ``num_envs`` checked environments (:class:`~typedrl.RolloutCollector`;
+   with ``env_backend: torch``, typedrl's tensor environments and :class:`~typedrl.TensorRolloutCollector`);
 2. advantages by GAE, ``Aₜ = δₜ + γλ(1 − doneₜ)Aₜ₊₁`` with truncation bootstrapped from the final observation's
    value (:func:`~typedrl.gae`); value targets the λ-returns ``G^λₜ = Aₜ + Vₜ`` of the **unnormalized**
    advantages; advantages z-scored over the batch, per minibatch, or not (``normalize_advantage``);
@@ -36,11 +37,19 @@ from gymnasium.vector import VectorEnv
 from torch import Tensor, nn
 
 from typedrl._spaces import Spaces, agent_env, read_spaces
-from typedrl.algos.base import UpdateStats, check_squash, register, resolve_device, training_env
+from typedrl.algos.base import (
+    UpdateStats,
+    check_squash,
+    register,
+    resolve_device,
+    tensor_training_env,
+    training_env,
+)
 from typedrl.algos.flat import FlatParameters
 from typedrl.collect import RolloutCollector
+from typedrl.collect_tensor import TensorRolloutCollector
 from typedrl.config import PPO_PRESETS, PPOConfig
-from typedrl.errors import InputError, RolloutError, TrainingError
+from typedrl.errors import ConfigError, InputError, RolloutError, TrainingError
 from typedrl.losses import PPOLoss, gaussian_ppo_loss, ppo_loss, ppo_objective
 from typedrl.masks import mask_logits
 from typedrl.normalize import RewardScaler
@@ -61,7 +70,15 @@ class PPO:
     def __init__(self, config: PPOConfig, *, env: VectorEnv[Any, Any, Any] | None = None) -> None:
         self.config = config
         self.device = resolve_device(config.device)
-        if env is None:
+        tensors = env is None and config.env_backend == "torch"
+        if tensors:  # typedrl's tensor environments, collected without numpy (TensorRolloutCollector)
+            if config.squash_actions:
+                raise ConfigError(
+                    "squash_actions is true; env_backend torch sends Box actions clipped, not squashed",
+                    "squash_actions",
+                )
+            self.env, layout = tensor_training_env(config.env_id, config.num_envs, device=self.device)
+        elif env is None:
             self.env, layout = training_env(
                 config.env_id, num_envs=config.num_envs, seed=config.seed, squash=config.squash_actions
             )
@@ -81,7 +98,8 @@ class PPO:
         self.flat.attach(self.optimizer)
         self.sampling = torch.Generator(self.device).manual_seed(config.seed + 1)
         self.shuffling = torch.Generator().manual_seed(config.seed + 2)
-        self.collector = RolloutCollector(
+        collector = TensorRolloutCollector if tensors else RolloutCollector
+        self.collector: RolloutCollector | TensorRolloutCollector = collector(
             self.env,
             SampledPolicy(self.model, self.sampling),
             horizon=config.horizon,
@@ -327,7 +345,7 @@ def _actor_critic(config: PPOConfig, layout: Spaces) -> ActorCritic:
 
 
 def _evaluation_actor(config: PPOConfig, layout: Spaces) -> tuple[dict[str, nn.Module], nn.Module]:
-    if config.agents > 1 or config.env_backend == "torch":  # BatchedPPO's checkpoint: agent 0's actor
+    if config.agents > 1:  # BatchedPPO's checkpoint: agent 0's actor
         from typedrl.stacked import StackedActorCritic
 
         stacked = StackedActorCritic([_actor_critic(config, layout) for _ in range(config.agents)])
@@ -337,9 +355,10 @@ def _evaluation_actor(config: PPOConfig, layout: Spaces) -> tuple[dict[str, nn.M
 
 
 def build_ppo(config: PPOConfig) -> Any:
-    """The PPO trainer ``config`` asks for: :class:`PPO` for one agent on Gymnasium environments (today's run,
-    bit for bit), :class:`~typedrl.algos.batched.BatchedPPO` for ``agents > 1`` or ``env_backend: torch``."""
-    if config.agents > 1 or config.env_backend == "torch":
+    """The PPO trainer ``config`` asks for: :class:`PPO` for one agent (on Gymnasium environments, today's run bit
+    for bit; on the tensor environments, collected by :class:`~typedrl.collect_tensor.TensorRolloutCollector`),
+    :class:`~typedrl.algos.batched.BatchedPPO` for ``agents > 1``."""
+    if config.agents > 1:
         from typedrl.algos.batched import BatchedPPO
 
         return BatchedPPO(config)
