@@ -515,7 +515,8 @@ def throughput_table(data: Data) -> str:
 def throughput_solve(data: Data) -> str:
     """Time until all K agents are solved (greedy mean ≥ the threshold at some evaluation), compilation included:
     each run's seconds (— where not every agent solved within the budget), their median, the steps per agent, the
-    compilation or construction, and how many agents had passed in each run."""
+    compilation or construction, how many agents had passed in each run, and how many of them were at or above the
+    threshold at the evaluation that ended the run (an agent that passed once may have dropped below since)."""
     solve = data["summary"]["solve"]
     if solve is None:
         return "*The time to solve was not measured in this run (`--no-solve`).*"
@@ -542,6 +543,7 @@ def throughput_solve(data: Data) -> str:
                 "—" if steps is None else f"{steps:,.0f}",
                 setup,
                 ", ".join(f"{round(row['passed_fraction'] * agents)}/{agents}" for row in runs),
+                ", ".join(f"{round(row['final_fraction'] * agents)}/{agents}" for row in runs),
             ]
         )
     header = [
@@ -552,6 +554,7 @@ def throughput_solve(data: Data) -> str:
         "steps per agent (median)",
         "before training (median)",
         f"agents ≥ {data['settings']['threshold']:g} once, each run",
+        "of them ≥ it at that last evaluation",
     ]
     return markdown_table(header, rows)
 
