@@ -559,6 +559,24 @@ def throughput_solve(data: Data) -> str:
     return markdown_table(header, rows)
 
 
+def scale_table(data: Data) -> str:
+    """Sync against async vector env: environment steps per second at each N (medians) and their ratio, with the
+    target at two workers."""
+    target = data["settings"]["target_ratio_two_workers"]
+    rows = [
+        [
+            str(line["N"]),
+            f"{line['sync']:,.0f}",
+            f"{line['async']:,.0f}",
+            f"{line['ratio']:.2f}×",
+            (f"≥ {target:g}×" + ("" if line["ratio"] >= target else " (missed)")) if line["N"] == 2 else "—",
+        ]
+        for line in data["summary"]["table"]
+    ]
+    header = ["N", "sync, env steps/s", "async, env steps/s", "async / sync", "target"]
+    return markdown_table(header, rows)
+
+
 # (benchmark, part) -> renderer; part "" is the plain ``<!-- bench-table: NAME -->``.
 TABLES: dict[tuple[str, str], Callable[[Data], str]] = {
     ("returns", ""): returns_table,
@@ -575,6 +593,7 @@ TABLES: dict[tuple[str, str], Callable[[Data], str]] = {
     **{("continuous", task): continuous_task(task) for task in ("pendulum", "lunarlander", "halfcheetah")},
     ("throughput", ""): throughput_table,
     ("throughput", "solve"): throughput_solve,
+    ("scale", ""): scale_table,
 }
 FIGURES: dict[tuple[str, str], Callable[[Data], str]] = {
     ("returns", "checks"): returns_checks,

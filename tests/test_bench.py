@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-NAMES = ["returns", "envs", "records", "ppo", "reinforce", "continuous", "throughput"]
+NAMES = ["returns", "envs", "records", "ppo", "reinforce", "continuous", "throughput", "scale"]
 # The first columns of each benchmark's table in the docs; for records, also its collection table.
 HEADERS = {
     ("returns", ""): "| T | N | numpy loop | torch loop | typedrl | checked | floor | typedrl / floor | target |",
@@ -31,12 +31,15 @@ HEADERS = {
     ("continuous", ""): "| task | steps | seeds |",
     ("throughput", ""): "| setting | K | typedrl (tensor env), steps/s | rejax, steps/s | typedrl / rejax |",
     ("throughput", "solve"): "| K = ",
+    ("scale", ""): "| N | sync, env steps/s | async, env steps/s | async / sync | target |",
 }
 PAGES = {
     "performance.md": ["returns"],
     "contract.md": ["envs"],
     "records.md": ["records"],
     "benchmarks.md": ["ppo", "reinforce", "continuous"],
+    "agents.md": ["throughput"],
+    "scaling.md": ["scale"],
 }
 
 

@@ -76,6 +76,8 @@ def _path(text: str) -> Path:
 _FIELD_FLAGS: dict[str, tuple[tuple[str, ...], Callable[[str], Any], str]] = {
     "--env": (("env_id",), str, "Gymnasium environment id."),
     "--num-envs": (("num_envs",), _positive, "Parallel environments (at most 65536)."),
+    "--vector": (("vector",), str, "sync (default) or async: one worker process per environment."),
+    "--env-timeout": (("env_timeout",), float, "With --vector async: seconds a worker may take per reset or step."),
     "--seed": (("seed",), _natural, "Random seed (at most 2**32 - 1)."),
     "--device": (("device",), str, "Where to train: cpu or cuda."),
     "--eval-every": (("eval", "every"), _natural, "Greedy evaluation every this many updates (0: off)."),
@@ -104,6 +106,8 @@ def _add_training_flags(parser: argparse.ArgumentParser, *, presets: Sequence[st
         metavar = "ENV_ID" if flag == "--env" else None
         if flag == "--device":
             parser.add_argument(flag, choices=["cpu", "cuda"], help=text)
+        elif flag == "--vector":
+            parser.add_argument(flag, choices=["sync", "async"], help=text)
         else:
             parser.add_argument(flag, type=kind, metavar=metavar, help=text)
         if flag == "--device":

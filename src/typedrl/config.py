@@ -124,6 +124,19 @@ class AlgoConfig(_Frozen):
         default="CartPole-v1", description="Gymnasium environment id (Box observations, Discrete actions)."
     )
     num_envs: int = Field(default=8, ge=1, le=2**16, description="Parallel environments in the vector env.")
+    vector: Literal["sync", "async"] = Field(
+        default="sync",
+        description="sync: the environments step one after the other in this process (Gymnasium's native vector "
+        "env where there is one); async: Gymnasium's AsyncVectorEnv, one worker process per environment, stepped in "
+        "parallel (for environments whose step costs more than a round trip to a worker: MuJoCo, Box2D).",
+    )
+    env_timeout: float = Field(
+        default=60.0,
+        gt=0.0,
+        le=86_400.0,
+        description="With vector: async, the seconds a worker may take to answer one reset or step before the run "
+        "stops with an error naming it (a hung environment never hangs the trainer).",
+    )
     seed: int = Field(
         default=0, ge=0, le=MAX_SEED, description="Seeds the environments, the network initialisation and sampling."
     )

@@ -104,13 +104,16 @@ class ContractViolation(TypedRLError, ValueError):
 
 
 class EnvError(TypedRLError, RuntimeError):
-    """An environment's own ``reset`` or ``step`` (or ``close``, or its action space) raised: the environment
-    failed, not the data it returned.
+    """An environment's own ``reset`` or ``step`` (or ``close``, or its action space) raised, or, in a subprocess
+    vector env, its worker died or hung: the environment failed, not the data it returned.
 
     The original exception is chained (``__cause__``). The message names the environment, the call, the step
     and the sub-environment where that is known::
 
         CartPole-v1 step 12, env 3: step raised ZeroDivisionError: division by zero
+        HalfCheetah-v5 step 40, env 1: its worker did not answer within 60 s (hung)
+
+    ``raised=False`` (a worker that died or hung, which raised nothing) leaves out "step raised".
 
     Attributes:
         env_id: the environment's id (its registered id, else its class name).
@@ -120,17 +123,25 @@ class EnvError(TypedRLError, RuntimeError):
         env_index: the sub-environment that raised, where the vector env lets it be known; else ``None``.
     """
 
-    def __init__(self, env_id: str, call: str, step: int, env_index: int | None, detail: str) -> None:
+    def __init__(
+        self, env_id: str, call: str, step: int, env_index: int | None, detail: str, *, raised: bool = True
+    ) -> None:
         self.env_id = env_id
         self.call = call
         self.step = step
         self.env_index = env_index
         self.detail = detail
-        super().__init__(f"{_where(env_id, call, step, env_index)}: {call} raised {detail}")
+        self.raised = raised
+        what = f"{call} raised {detail}" if raised else detail
+        super().__init__(f"{_where(env_id, call, step, env_index)}: {what}")
 
-    def __reduce__(self) -> tuple[type["EnvError"], tuple[str, str, int, int | None, str]]:
+    def __reduce__(self) -> tuple[Any, ...]:
         """Pickle by the constructor's arguments, so the error crosses process boundaries intact."""
-        return (type(self), (self.env_id, self.call, self.step, self.env_index, self.detail))
+        return (_env_error, (self.env_id, self.call, self.step, self.env_index, self.detail, self.raised))
+
+
+def _env_error(env_id: str, call: str, step: int, env_index: int | None, detail: str, raised: bool) -> EnvError:
+    return EnvError(env_id, call, step, env_index, detail, raised=raised)
 
 
 class ConfigError(TypedRLError, ValueError):

@@ -143,7 +143,9 @@ class BatchedPPO:
         if config.env_backend == "torch":
             env, layout = tensor_training_env(config.env_id, total, device=self.device)
         else:
-            env, layout = training_env(config.env_id, num_envs=total, seed=config.seed)
+            env, layout = training_env(
+                config.env_id, num_envs=total, seed=config.seed, vectorization=config.vector, timeout=config.env_timeout
+            )
         self.env = env
         self.layout = layout
         if layout.action_kind not in ("discrete", "box"):

@@ -80,7 +80,12 @@ class PPO:
             self.env, layout = tensor_training_env(config.env_id, config.num_envs, device=self.device)
         elif env is None:
             self.env, layout = training_env(
-                config.env_id, num_envs=config.num_envs, seed=config.seed, squash=config.squash_actions
+                config.env_id,
+                num_envs=config.num_envs,
+                seed=config.seed,
+                squash=config.squash_actions,
+                vectorization=config.vector,
+                timeout=config.env_timeout,
             )
         else:
             layout = read_spaces(config.env_id, env.single_observation_space, env.single_action_space)

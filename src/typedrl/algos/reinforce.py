@@ -60,6 +60,8 @@ class Reinforce:
                 num_envs=config.num_envs,
                 seed=config.seed,
                 env_kwargs=kwargs,
+                vectorization=config.vector,
+                timeout=config.env_timeout,
             )
         else:
             layout = read_spaces(config.env_id, env.single_observation_space, env.single_action_space)

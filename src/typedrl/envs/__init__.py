@@ -19,15 +19,19 @@ Gymnasium issue that records it, and :func:`make_env` and :func:`typedrl.evaluat
 given explicitly wins). Everything else about the environment is checked as usual.
 """
 
+import contextlib
 import dis
 import functools
 import importlib
+import math
+import multiprocessing
 import re
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import CodeType
-from typing import Any, TypeVar, Unpack
+from typing import Any, Literal, TypeVar, Unpack
 
 import gymnasium as gym
 import numpy as np
@@ -225,8 +229,20 @@ class CheckedVectorEnv(VectorWrapper[Any, Any, Any, Any, Any]):
             ``observation_bounds`` is given).
     """
 
-    def __init__(self, env: VectorEnv[Any, Any, Any], *, seed: int | None = None, **options: Unpack[ContractOptions]):
+    def __init__(
+        self,
+        env: VectorEnv[Any, Any, Any],
+        *,
+        seed: int | None = None,
+        timeout: float | None = None,
+        **options: Unpack[ContractOptions],
+    ):
         super().__init__(env)
+        if timeout is not None and not (isinstance(timeout, int | float) and 0 < timeout < math.inf):
+            raise HyperparameterError(f"CheckedVectorEnv: timeout is {timeout!r}; expected None or seconds > 0")
+        self.timeout = timeout
+        """Seconds an ``AsyncVectorEnv``'s workers may take to answer a reset or step (``None``: no limit)."""
+        self._workers: AsyncVectorEnv | None = env if isinstance(env, AsyncVectorEnv) else None
         self.autoreset_mode = autoreset_mode_of(env)
         spec = getattr(env, "spec", None)
         if spec is not None and "observation_bounds" not in options:
@@ -250,10 +266,15 @@ class CheckedVectorEnv(VectorWrapper[Any, Any, Any, Any, Any]):
         if seed is None:
             seed, self._seed = self._seed, None
         try:
-            raw = self.env.reset(seed=seed, options=options)
+            if self._workers is None:
+                raw = self.env.reset(seed=seed, options=options)
+            else:
+                self._workers.reset_async(seed=seed, options=options)
+                raw = self._workers.reset_wait(timeout=self.timeout)
         except TypedRLError:
             raise
         except (Exception, SystemExit) as error:  # sys.exit() in an env is its failure too
+            self._worker_failure("reset", self.num_steps, error)
             env_index = _sub_environment(self.env, error)
             raise _env_error(self.contract.env_id, "reset", self.num_steps, env_index, error) from error
         result = self.contract.check_reset(raw, step=self.num_steps)
@@ -273,10 +294,15 @@ class CheckedVectorEnv(VectorWrapper[Any, Any, Any, Any, Any]):
         if not contract.action_ok(actions):  # the fast check; the slow one finds and reports the problem
             contract.check_action(actions, step=step, ignore=self._resetting())
         try:  # free in CPython 3.11+ while nothing raises
-            result = self.env.step(actions)
+            if self._workers is None:
+                result = self.env.step(actions)
+            else:
+                self._workers.step_async(actions)
+                result = self._workers.step_wait(timeout=self.timeout)
         except TypedRLError:
             raise
         except (Exception, SystemExit) as error:  # sys.exit() in an env is its failure too
+            self._worker_failure("step", step, error)
             raise _env_error(contract.env_id, "step", step, _sub_environment(self.env, error), error) from error
         self.num_steps = step
         if not contract.step_ok(result):
@@ -284,6 +310,22 @@ class CheckedVectorEnv(VectorWrapper[Any, Any, Any, Any, Any]):
         if self._next_step:
             self._previous = result
         return result
+
+    def _worker_failure(self, call: str, step: int, error: BaseException) -> None:
+        """An ``AsyncVectorEnv`` whose worker hung (no answer within :attr:`timeout`) or died (its process gone,
+        its pipe closed): terminate every worker, so nothing waits on them again (not even ``close``), and raise an
+        :class:`~typedrl.errors.EnvError` naming the first such sub-environment. Anything else: return."""
+        workers = self._workers
+        if workers is None:
+            return
+        hung = isinstance(error, multiprocessing.TimeoutError)
+        if not hung and not isinstance(error, EOFError | OSError):
+            return  # the env's own error, re-raised by the worker: the caller names its sub-environment
+        detail = _worker_detail(workers, hung=hung, timeout=self.timeout)
+        with contextlib.suppress(Exception):  # the workers are going: nothing they say can matter now
+            workers.close(terminate=True)
+        index, text = detail
+        raise EnvError(self.contract.env_id, call, step, index, text, raised=False) from error
 
     def _resetting(self) -> tuple[Any, ...]:
         """The masks of the sub-environments that this step only resets (NEXT_STEP: those done at the last)."""
@@ -299,12 +341,19 @@ def make_env(
     seed: int | None = None,
     autoreset_mode: AutoresetMode | str | None = None,
     env_kwargs: Mapping[str, Any] | None = None,
+    vectorization: Literal["sync", "async"] = "sync",
+    timeout: float | None = None,
     **options: Unpack[ContractOptions],
 ) -> CheckedVectorEnv:
     """A checked vector env of ``num_envs`` copies of the registered environment ``env_id``.
 
-    Gymnasium's native vector env (the id's ``vector_entry_point``, e.g. ``CartPoleVectorEnv``) is used where
-    there is one and it supports ``autoreset_mode``; otherwise ``gymnasium.make_vec(..., "sync")``.
+    ``vectorization="sync"``: Gymnasium's native vector env (the id's ``vector_entry_point``, e.g.
+    ``CartPoleVectorEnv``) where there is one and it supports ``autoreset_mode``, otherwise
+    ``gymnasium.make_vec(..., "sync")`` (the sub-environments stepped one after the other in this process).
+    ``"async"``: ``gymnasium.make_vec(..., "async")``, Gymnasium's ``AsyncVectorEnv``: one worker process per
+    sub-environment, stepped in parallel, observations passed through shared memory; checked exactly as the
+    sync env is, and the same transitions for the same seeds as ``SyncVectorEnv``. Worth it when a step costs
+    more than the round trip to a worker (MuJoCo, Box2D; docs: "Scaling out").
 
     Args:
         env_id: a registered Gymnasium id, e.g. ``"CartPole-v1"``.
@@ -313,12 +362,32 @@ def make_env(
         autoreset_mode: ``AutoresetMode`` or its value (``"NextStep"``, ``"SameStep"``, ``"Disabled"``); ``None``
             keeps the env's default (NEXT_STEP).
         env_kwargs: keyword arguments for the environment's constructor.
+        vectorization: ``"sync"`` or ``"async"``.
+        timeout: with ``"async"``, the seconds a worker may take to answer a reset or step before the env reports
+            it hung (:class:`~typedrl.errors.EnvError` naming the sub-environment; ``None``: wait forever).
         **options: the :class:`Contract` options.
+
+    Raises:
+        HyperparameterError: ``num_envs``, ``vectorization`` or ``timeout`` out of their domains.
     """
     num_envs = integer("make_env", "num_envs", num_envs, error=HyperparameterError, minimum=1)
+    if vectorization not in ("sync", "async"):
+        raise HyperparameterError(f"make_env: vectorization is {vectorization!r}; expected 'sync' or 'async'")
     mode = None if autoreset_mode is None else AutoresetMode(autoreset_mode)
     kwargs = dict(env_kwargs or {})
     env_id = _import_module_of(env_id)
+    if vectorization == "async":
+        vector_kwargs: dict[str, Any] = {"shared_memory": True}
+        if mode is not None:
+            vector_kwargs["autoreset_mode"] = mode
+        env = gym.make_vec(
+            env_id,
+            num_envs,
+            vectorization_mode="async",
+            vector_kwargs=vector_kwargs,
+            **{"disable_env_checker": True, **kwargs},
+        )
+        return CheckedVectorEnv(env, seed=seed, timeout=timeout, **options)
     if _native_supports(env_id, mode):
         env = gym.make_vec(env_id, num_envs, vectorization_mode="vector_entry_point", **kwargs)
     else:
@@ -333,6 +402,27 @@ def make_env(
             **{"disable_env_checker": True, **kwargs},
         )
     return CheckedVectorEnv(env, seed=seed, **options)
+
+
+def _worker_detail(workers: AsyncVectorEnv, *, hung: bool, timeout: float | None) -> tuple[int | None, str]:
+    """``(sub-environment, what happened)`` for an ``AsyncVectorEnv`` that timed out or lost a worker: the first
+    worker whose process is gone (with its exit code), else, after a timeout, the first that has not answered."""
+    # A worker's pipe closes a moment before its process can be reaped: give a dying one a second to be seen.
+    deadline = time.monotonic() + (0.0 if hung else 1.0)
+    while True:
+        for index, process in enumerate(workers.processes):
+            if not process.is_alive():
+                return index, f"its worker process (pid {process.pid}) exited with code {process.exitcode}"
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.01)
+    if hung:
+        for index, pipe in enumerate(workers.parent_pipes):
+            with contextlib.suppress(Exception):
+                if pipe is not None and not pipe.closed and not pipe.poll():
+                    return index, f"its worker did not answer within {timeout:g} s (hung)"
+        return None, f"a worker did not answer within {timeout:g} s (hung)"
+    return None, "the connection to a worker was lost"
 
 
 def _import_module_of(env_id: str) -> str:
