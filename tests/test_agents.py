@@ -341,3 +341,13 @@ def test_one_agent_on_the_tensor_envs_is_ppo_collecting_without_numpy() -> None:
     with pytest.raises(ConfigError) as caught:
         build_ppo(PPOConfig(env_id="Pendulum-v1", env_backend="torch", squash_actions=True))
     assert caught.value.field == "squash_actions"
+
+
+def test_overwrite_removes_an_earlier_runs_agents(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(PPOConfig(agents=3, num_envs=2, horizon=8, updates=1), out_dir=out, quiet=True)
+    assert (out / "agents" / "agent-2" / "trainlog.json").is_file()
+    (out / "agents" / "agent-2" / ".trainlog.json.999999.abcd1234.tmp").write_text("{")  # a killed writer's
+    train(PPOConfig(agents=2, num_envs=2, horizon=8, updates=1), out_dir=out, quiet=True, overwrite=True)
+    assert sorted(path.name for path in (out / "agents").iterdir()) == ["agent-0", "agent-1"]
+    assert json.loads((out / "summary.json").read_text())["agents"] == 2

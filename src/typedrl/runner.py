@@ -30,6 +30,7 @@ Nothing a user does loses work or leaves a run that cannot continue:
   :class:`RunInterrupted` says truthfully which earlier checkpoint is kept.
 """
 
+import contextlib
 import os
 import signal
 import sys
@@ -242,6 +243,23 @@ class _Paths:
         """Each agent's ``curve.png``; none for one agent."""
         return [self._agent_directory(k) / CURVE_NAME for k in range(agents)] if agents > 1 else []
 
+    def remove_agent_directories(self) -> None:
+        """Remove an earlier run's ``agents/agent-K`` directories and their files (``--overwrite``), so that no
+        agent of a run with more agents is left beside the new run's. Anything else found there is left alone."""
+        root = self.out / AGENTS_DIRECTORY
+        if root.is_symlink() or not root.is_dir():
+            return
+        for directory in root.glob("agent-*"):
+            if directory.is_symlink() or not directory.is_dir():
+                continue
+            for name in (LOG_NAME, PROGRESS_NAME, CURVE_NAME):
+                (directory / name).unlink(missing_ok=True)
+            remove_stale_temporaries(directory)
+            with contextlib.suppress(OSError):  # not empty: something that is not ours stays, with its directory
+                directory.rmdir()
+        with contextlib.suppress(OSError):
+            root.rmdir()
+
     @property
     def summary(self) -> Path:
         """``summary.json``: the agents' latest greedy evaluation and its statistics (several agents only)."""
@@ -369,13 +387,15 @@ def train(
     paths.make_directories()
     try:
         with RunLock(paths.out, error=ConfigError):
-            for directory in {paths.out, *(() if paths.log is None else (paths.log.parent,))}:
+            agent_directories = sorted((paths.out / AGENTS_DIRECTORY).glob("agent-*"))
+            for directory in {paths.out, *(() if paths.log is None else (paths.log.parent,)), *agent_directories}:
                 remove_stale_temporaries(directory)
             if checkpoint is not None:
                 resumed = checkpoint
                 return run.guarded(lambda: run.resume(resumed))
             for path in paths.artifacts():  # overwrite: the old run's files go, so none can mix with the new run's
                 path.unlink()
+            paths.remove_agent_directories()
             return run.guarded(run.start)
     finally:
         run.close()
