@@ -208,8 +208,17 @@ def test_what_batched_agents_refuse_is_named(overrides: dict[str, object], field
     assert caught.value.field == field
 
 
+def test_a_sweep_is_a_grid_with_seeds_at_every_point() -> None:
+    config = PPOConfig(agents=8, sweep={"gamma": [0.9, 0.99], "lam": [0.9, 0.95]})
+    assert config.agent_values("gamma") == [0.9, 0.9, 0.9, 0.9, 0.99, 0.99, 0.99, 0.99]
+    assert config.agent_values("lam") == [0.9, 0.9, 0.95, 0.95, 0.9, 0.9, 0.95, 0.95]
+    assert config.agent_values("clip") == [0.2] * 8
+    with pytest.raises(ConfigError, match=r"sweep has 2 × 2 = 4 points; expected agents \(6\) to be a multiple of 4"):
+        build(PPOConfig, [("test", {"agents": 6, "sweep": {"gamma": [0.9, 0.99], "lam": [0.9, 0.95]}})])
+
+
 def test_a_sweep_must_split_the_agents_evenly() -> None:
-    with pytest.raises(ConfigError, match="expected a positive divisor of agents = 3"):
+    with pytest.raises(ConfigError, match=r"sweep has 2 values; expected agents \(3\) to be a multiple of 2"):
         build(PPOConfig, [("test", {"agents": 3, "sweep": {"learning_rate": [1e-3, 2e-3]}})])
     with pytest.raises(ConfigError, match=r"sweep.gamma holds 1.5; expected finite values \[0, 1\]"):
         build(PPOConfig, [("test", {"agents": 2, "sweep": {"gamma": [0.9, 1.5]}})])
@@ -271,6 +280,7 @@ def test_the_command_trains_agents_and_evaluates_one(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert [entry["learning_rate"] for entry in summary["per_agent"]] == [1e-3, 2e-3]
+    assert [(point["learning_rate"], point["agents"]) for point in summary["per_point"]] == [(1e-3, [0]), (2e-3, [1])]
     evaluated = subprocess.run(
         [*COMMAND, "eval", str(out), "--agent", "1"], capture_output=True, text=True, timeout=180, check=False
     )
@@ -284,7 +294,9 @@ def test_the_command_trains_agents_and_evaluates_one(tmp_path: Path) -> None:
     [
         (["--sweep", "learning_rate"], "argument --sweep: 'learning_rate' is not NAME=V1,V2,..."),
         (["--sweep", "learning_rate=fast"], "holds a value that is not a number"),
-        (["--agents", "3", "--sweep", "learning_rate=1e-3,2e-3"], "expected a positive divisor of agents = 3"),
+        (["--agents", "3", "--sweep", "learning_rate=1e-3,2e-3"], "expected agents (3) to be a multiple of 2"),
+        (["--agents", "4", "--sweep", "gamma=0.9,0.99", "--sweep", "gamma=0.5,0.6"], "gamma is given twice"),
+        (["--agents", "2", "--sweep", "lr=1e-3,2e-3"], "--sweep: Input should be 'learning_rate'"),
         (["--agents", "2", "--sweep", "hidden=32,64"], "sweep"),
         (["--agents", "0"], "argument --agents"),
     ],
@@ -349,5 +361,22 @@ def test_overwrite_removes_an_earlier_runs_agents(tmp_path: Path) -> None:
     assert (out / "agents" / "agent-2" / "trainlog.json").is_file()
     (out / "agents" / "agent-2" / ".trainlog.json.999999.abcd1234.tmp").write_text("{")  # a killed writer's
     train(PPOConfig(agents=2, num_envs=2, horizon=8, updates=1), out_dir=out, quiet=True, overwrite=True)
-    assert sorted(path.name for path in (out / "agents").iterdir()) == ["agent-0", "agent-1"]
+    assert sorted(path.name for path in (out / "agents").iterdir()) == ["agent-0", "agent-1", "curves.png"]
     assert json.loads((out / "summary.json").read_text())["agents"] == 2
+
+
+def test_eval_of_one_agent_reproduces_the_runs_figure_on_the_tensor_envs(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    config = build(PPOConfig, [("test", {**PPO_PRESETS["tensor-cartpole"], "agents": 3, "updates": 6})])
+    train(config.model_copy(update={"eval": EvalConfig(every=6, episodes=4)}), out_dir=out, quiet=True)
+    means = [entry["mean"] for entry in json.loads((out / "summary.json").read_text())["per_agent"]]
+    for agent in (0, 2):
+        evaluated = subprocess.run(
+            [*COMMAND, "eval", str(out), "--agent", str(agent)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert evaluated.returncode == 0, evaluated.stderr
+        assert f"agent {agent}: 4 episodes: mean {means[agent]:.2f}" in evaluated.stdout

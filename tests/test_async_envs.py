@@ -219,3 +219,31 @@ def test_a_short_async_run_trains(tmp_path: Path) -> None:
         quiet=True,
     )
     assert result.updates == 2
+
+
+def test_ctrl_c_reaching_the_workers_too_still_saves_the_update_in_progress(tmp_path: Path) -> None:
+    # A terminal's Ctrl-C goes to the whole process group: the workers must not die of it before the trainer saves.
+    out = tmp_path / "run"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"horizon": 512, "epochs": 1}))  # most of each update is spent stepping the workers
+    command = [*COMMAND, "ppo", "--env", "Pendulum-v1", "--vector", "async", "--num-envs", "2", "--config", str(config)]
+    command += ["--updates", "500", "--eval-every", "0", "--checkpoint-every", "1", "--out", str(out), "--quiet"]
+    process = subprocess.Popen(command, env=ENV, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (out / "progress.csv").is_file():
+        time.sleep(0.1)
+    time.sleep(1.0)  # a few updates in
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGINT
+    assert "the log and a checkpoint at update" in stderr
+    assert "interrupted again" not in stderr
+    assert "Traceback" not in stderr
+
+
+def test_a_resumed_run_may_change_how_its_environments_run(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    config = PPOConfig(env_id="Pendulum-v1", num_envs=2, horizon=16, updates=2, vector="async", env_timeout=0.5)
+    train(config, out_dir=out, quiet=True)
+    more = config.model_copy(update={"updates": 3, "vector": "sync", "env_timeout": 30.0})
+    assert train(more, out_dir=out, resume=True, quiet=True).updates == 3

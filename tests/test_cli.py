@@ -296,7 +296,7 @@ def test_resume_takes_the_budget_and_refuses_other_flags(tmp_path: Path) -> None
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "typedrl ppo: error: resume: seed is 3, but the run was trained with 0; a resumed run keeps its config (only "
-        "updates, device and checkpoint_every may change)"
+        "updates, device, checkpoint_every, vector and env_timeout may change)"
     )
     wrong = run("reinforce", "--out", str(out), "--resume")
     assert wrong.returncode == 2

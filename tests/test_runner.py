@@ -156,8 +156,8 @@ def test_resume_reads_the_config_and_only_the_budget_may_grow(tmp_path: Path) ->
     with pytest.raises(ConfigError) as caught:
         train(small_ppo(updates=6, seed=3), out_dir=tmp_path, resume=True, quiet=True)
     assert str(caught.value) == (
-        "resume: seed is 3, but the run was trained with 0; a resumed run keeps its config (only updates, device and "
-        "checkpoint_every may change)"
+        "resume: seed is 3, but the run was trained with 0; a resumed run keeps its config (only updates, device, "
+        "checkpoint_every, vector and env_timeout may change)"
     )
     with pytest.raises(ConfigError, match=r"^resume: updates is 1, but the run has done 2; a resumed run can only"):
         train(small_ppo(updates=1), out_dir=tmp_path, resume=True, quiet=True)

@@ -169,8 +169,8 @@ def _add_agents_flags(parser: argparse.ArgumentParser) -> None:
         type=_sweep,
         action="append",
         metavar="NAME=V1,V2",
-        help="With --agents: give the agents values of a hyperparameter, in equal blocks (repeatable), e.g. "
-        "--sweep learning_rate=3e-4,1e-3.",
+        help="With --agents: values of a hyperparameter for the agents (repeatable: every combination of the "
+        "values is a point of a grid, with agents / points seeds each), e.g. --sweep learning_rate=3e-4,1e-3.",
     )
     parser.add_argument(
         "--env-backend",
@@ -283,6 +283,12 @@ def _flag_layers(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
             layers.append((flag, {_dest(flag): value}))
     sweeps = getattr(args, "sweep", None)
     if sweeps:
+        names = [name for name, _ in sweeps]
+        twice = next((name for name in names if names.count(name) > 1), None)
+        if twice is not None:
+            from typedrl.errors import ConfigError
+
+            raise ConfigError(f"--sweep: {twice} is given twice; expected each hyperparameter once", "sweep")
         layers.append(("--sweep", {"sweep": dict(sweeps)}))
     return layers
 
@@ -391,15 +397,33 @@ def _evaluate(args: argparse.Namespace) -> int:
         actor = stacked.head(args.agent)
     actor.to(device)
     run_eval: EvalConfig = config.eval
-    result = evaluate(
-        actor,
-        config.env_id,
-        episodes=args.episodes if args.episodes is not None else run_eval.episodes,
-        base_seed=args.seed if args.seed is not None else run_eval.seed,
-        max_steps=args.max_steps if args.max_steps is not None else run_eval.max_steps,
-        device=args.device,
-        video_dir=args.video,
-    )
+    episodes = args.episodes if args.episodes is not None else run_eval.episodes
+    base_seed = args.seed if args.seed is not None else run_eval.seed
+    max_steps = args.max_steps if args.max_steps is not None else run_eval.max_steps
+    if agents > 1 and getattr(config, "env_backend", "gymnasium") == "torch" and args.video is None:
+        # Such a run evaluates its agents on the tensor environments: so does this, to reproduce its figures.
+        from torch import Tensor
+
+        from typedrl.evaluation import evaluate_tensor_envs
+
+        def outputs(observations: Tensor) -> Tensor:
+            scores: Tensor = actor(observations.flatten(0, 1))
+            return scores.reshape(*observations.shape[:2], -1)
+
+        actor.eval()
+        result = evaluate_tensor_envs(
+            outputs, config.env_id, episodes=episodes, base_seed=base_seed, max_steps=max_steps, device=device
+        )[0]
+    else:
+        result = evaluate(
+            actor,
+            config.env_id,
+            episodes=episodes,
+            base_seed=base_seed,
+            max_steps=max_steps,
+            device=args.device,
+            video_dir=args.video,
+        )
     which = f" agent {args.agent}" if agents > 1 else ""
     print(f"{config.env_id}, {config.algo} checkpoint {path}{which}: {result}")
     if args.video is not None:

@@ -12,6 +12,7 @@ command line's flags). An invalid value is blamed on the layer that supplied it:
 learning_rate: ...`` or ``--seed: ...``, never on the preset when the preset did not set it.
 """
 
+import itertools
 import json
 import math
 import os
@@ -267,8 +268,9 @@ class PPOConfig(AlgoConfig):
     )
     sweep: dict[SweepField, list[float]] | None = Field(
         default=None,
-        description="Per-agent values of hyperparameters, e.g. {learning_rate: [3e-4, 1e-3]}: the agents are split "
-        "into len(values) equal blocks, block i takes values[i] (agents must be a multiple of each list's length).",
+        description="A grid of hyperparameter values for the agents, e.g. {learning_rate: [3e-4, 1e-3], gamma: [0.9, "
+        "0.99]}: every combination of the values (a point) goes to agents / points consecutive agents, which differ "
+        "by seed; agents must be a multiple of the number of points.",
     )
     env_backend: Literal["gymnasium", "torch"] = Field(
         default="gymnasium",
@@ -301,31 +303,47 @@ class PPOConfig(AlgoConfig):
                 ("minibatches", "horizon", "num_envs"),
             )
         _check_network_size(self.hidden, self.layers)
+        if self.env_backend == "torch" and self.vector == "async":
+            raise _FieldsError(
+                "vector is 'async' but env_backend is 'torch': the tensor environments step in this process; expected "
+                "vector 'sync' (or env_backend 'gymnasium')",
+                ("vector", "env_backend"),
+            )
         if self.agents * self.num_envs > 2**16:
             raise _FieldsError(
                 f"agents·num_envs is {self.agents * self.num_envs}; expected at most 65536 environments in all",
                 ("agents", "num_envs"),
             )
-        for name, values in (self.sweep or {}).items():
-            if not values or self.agents % len(values):
-                raise _FieldsError(
-                    f"sweep.{name} has {len(values)} values; expected a positive divisor of agents = {self.agents}",
-                    ("sweep", "agents"),
-                )
+        sweep = self.sweep or {}
+        for name, values in sweep.items():
+            if not values:
+                raise _FieldsError(f"sweep.{name} has no values; expected at least one", ("sweep",))
             for value in values:
                 _check_sweep_value(name, value)
+        points = math.prod(len(values) for values in sweep.values())
+        if self.agents % points:
+            sizes = " × ".join(str(len(values)) for values in sweep.values())
+            grid = f"{sizes} = {points} points" if len(sweep) > 1 else f"{points} values"
+            raise _FieldsError(
+                f"sweep has {grid}; expected agents ({self.agents}) to be a multiple of {points}",
+                ("sweep", "agents"),
+            )
         return self
 
     def agent_values(self, name: SweepField) -> list[float]:
-        """The value of hyperparameter ``name`` for each agent: the config's own, or the agent's block of
-        ``sweep[name]``. An unset ``max_grad_norm`` or ``target_kl`` (``None``) is ``inf``: no clipping, no stop."""
-        values = (self.sweep or {}).get(name)
+        """The value of hyperparameter ``name`` for each agent: the config's own, or the agent's point of the
+        ``sweep`` grid. The grid is every combination of the swept values (``itertools.product`` order, the last
+        name varying fastest); ``agents / points`` consecutive agents (seeds) share each point. An unset
+        ``max_grad_norm`` or ``target_kl`` (``None``) is ``inf``: no clipping, no stop."""
+        sweep = self.sweep or {}
         base = getattr(self, name)
         base = math.inf if base is None else base
-        if values is None:
+        if name not in sweep:
             return [float(base)] * self.agents
-        block = self.agents // len(values)
-        return [float(values[agent // block]) for agent in range(self.agents)]
+        points = list(itertools.product(*sweep.values()))
+        position = list(sweep).index(name)
+        seeds = self.agents // len(points)
+        return [float(points[agent // seeds][position]) for agent in range(self.agents)]
 
     @property
     def minibatch_count(self) -> int:
@@ -597,7 +615,13 @@ field too."""
 
 
 def _has(data: Any, location: Sequence[int | str]) -> bool:
+    """Whether ``data`` holds ``location`` (pydantic's: keys, list indices, and ``"[key]"`` for a mapping's key)."""
     for part in location:
+        if part == "[key]":  # the key itself was refused: it is there, one level up
+            return True
+        if isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+            continue
         if not isinstance(data, Mapping) or part not in data:
             return False
         data = data[part]

@@ -22,7 +22,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from typedrl import _validate
 from typedrl._spaces import Spaces, agent_env, read_spaces
@@ -30,7 +30,7 @@ from typedrl.envs import CheckedVectorEnv
 from typedrl.errors import EvaluationError
 from typedrl.masks import ActionMaskReader
 
-__all__ = ["EvalResult", "evaluate"]
+__all__ = ["EvalResult", "evaluate", "evaluate_tensor_envs"]
 
 
 @dataclass(frozen=True)
@@ -296,3 +296,72 @@ def _play(
         if not active.any():
             break
     return returns, lengths, active
+
+
+@torch.no_grad()
+def evaluate_tensor_envs(
+    outputs: Callable[[Tensor], Tensor],
+    env_id: str,
+    *,
+    agents: int = 1,
+    episodes: int = 10,
+    base_seed: int = 0,
+    max_steps: int = 1000,
+    device: str | torch.device = "cpu",
+) -> list[EvalResult]:
+    """Greedy episodes of ``env_id`` on typedrl's tensor environments (:mod:`typedrl.envs.classic`, checked): one
+    :class:`EvalResult` per agent, ``episodes`` episodes each, the **same** episodes for every agent.
+
+    ``outputs`` maps observations ``[agents, episodes, *obs]`` to ``[agents, episodes, A]``: logits for a
+    ``Discrete`` action space (the action is their argmax), the Gaussian's mean for a ``Box`` one (the action,
+    sent clipped to the bounds). The ``agents · episodes`` sub-environments are reset with ``base_seed`` and every
+    agent's rows put in the first agent's initial states, so agent ``k``'s episode ``i`` starts where agent 0's
+    does; an evaluation of one agent (``agents=1``) with the same ``episodes`` and ``base_seed`` plays the same
+    episodes (the first ``episodes`` initial states drawn from a seed do not depend on how many are drawn). Each
+    episode counts until its termination or truncation, or ``max_steps`` (``capped``).
+
+    Raises:
+        ConfigError: ``env_id`` has no tensor implementation.
+    """
+    from typedrl.algos.base import tensor_training_env
+    from typedrl.envs.classic import TensorVectorEnv
+
+    device = torch.device(device)
+    rows = agents * episodes
+    env, _ = tensor_training_env(env_id, rows, device=device, autoreset_mode="NextStep")
+    try:
+        observations, _ = env.reset(seed=base_seed)
+        base = env.unwrapped
+        assert isinstance(base, TensorVectorEnv)
+        base.state = base.state[:episodes].repeat(agents, 1)
+        observations = observations[:episodes].repeat(agents, *([1] * (observations.dim() - 1)))
+        totals = torch.zeros(rows, dtype=torch.float64, device=device)
+        lengths = torch.zeros(rows, dtype=torch.int64, device=device)
+        running = torch.ones(rows, dtype=torch.bool, device=device)
+        space = env.single_action_space
+        bounds = None
+        if isinstance(space, gym.spaces.Box):
+            bounds = (
+                torch.as_tensor(np.asarray(space.low), device=device),
+                torch.as_tensor(np.asarray(space.high), device=device),
+            )
+        for step in range(max_steps):
+            scores = outputs(observations.reshape(agents, episodes, *observations.shape[1:]))
+            if bounds is None:
+                actions = scores.argmax(-1).reshape(rows)
+            else:
+                actions = torch.clamp(scores.reshape(rows, -1), bounds[0], bounds[1])
+            observations, rewards, terminated, truncated, _ = env.step(actions)
+            totals += torch.where(running, rewards.to(totals.dtype), 0.0)
+            lengths += running.to(torch.int64)
+            running &= ~(terminated | truncated)
+            if step % 16 == 15 and not bool(running.any()):
+                break
+    finally:
+        env.close()
+    values, counts = totals.reshape(agents, episodes).tolist(), lengths.reshape(agents, episodes).tolist()
+    capped = running.reshape(agents, episodes).tolist()
+    return [
+        EvalResult(returns=tuple(values[agent]), lengths=tuple(counts[agent]), capped=tuple(capped[agent]))
+        for agent in range(agents)
+    ]

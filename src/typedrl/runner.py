@@ -18,9 +18,10 @@ Nothing a user does loses work or leaves a run that cannot continue:
 * The log is always written before the checkpoint, and the checkpoint is the commit point: ``resume=True`` restores
   network, optimizer, generators and progress from the checkpoint, keeps the log's records up to it and redoes the
   rest. This holds whatever moment the previous process died at, the end of a finished run included.
-* ``resume=True`` reads the config from the checkpoint. Only the budget (``updates``), ``device`` and
-  ``checkpoint_every`` may differ from it: a larger budget extends a run, finished or not (as SB3's
-  ``reset_num_timesteps=False`` does; annealed schedules then anneal over the new budget from where they are).
+* ``resume=True`` reads the config from the checkpoint. Only the budget (``updates``), ``device``,
+  ``checkpoint_every``, ``vector`` and ``env_timeout`` may differ from it: a larger budget extends a run, finished
+  or not (as SB3's ``reset_num_timesteps=False`` does; annealed schedules then anneal over the new budget from
+  where they are).
   The environments start new episodes (their mid-episode state is not saved), seeded from the run's seed and the
   update count, so a resumed run never replays the run's first episodes.
 * One run at a time per directory (a lock the kernel drops when the process dies); temporary files left by killed
@@ -54,7 +55,7 @@ from typedrl.checkpoint import Checkpoint, capture_rng, load_checkpoint, restore
 from typedrl.config import AlgoConfig, build
 from typedrl.errors import CheckpointError, ConfigError, RunLogError, TrainingError
 from typedrl.evaluation import EvalResult, evaluate
-from typedrl.plot import plot_curve
+from typedrl.plot import plot_curve, plot_curves
 from typedrl.runlog import RunLog, UpdateRecord, load_trainlog
 from typedrl.sinks import PROGRESS_NAME, Callback, TensorBoardSink, feed, write_progress_csv
 from typedrl.summary import write_agents_summary
@@ -80,10 +81,15 @@ BEST_NAME = "best.pt"
 CURVE_NAME = "curve.png"
 SUMMARY_NAME = "summary.json"
 AGENTS_DIRECTORY = "agents"
+CURVES_NAME = "curves.png"
+AGENT_CURVES_UP_TO = 16
+"""Runs of at most this many agents also draw each agent's own ``curve.png`` (a plot takes about 0.1 s); every
+run of several agents draws ``agents/curves.png``, all agents' curves overlaid."""
 
 Config = AlgoConfig
 # What a resumed run may change; everything else must equal the checkpoint's config.
-_CHANGEABLE = frozenset({"updates", "device", "checkpoint_every"})
+# vector and env_timeout change how the environments run, not what they return (async gives sync's rollouts).
+_CHANGEABLE = frozenset({"updates", "device", "checkpoint_every", "vector", "env_timeout"})
 
 
 @dataclass(frozen=True)
@@ -187,7 +193,7 @@ def resumed_config(checkpoint: Checkpoint, config: Config | None = None) -> Conf
         if before.get(key) != after.get(key):
             raise ConfigError(
                 f"resume: {key} is {after.get(key)!r}, but the run was trained with {before.get(key)!r}; a resumed "
-                "run keeps its config (only updates, device and checkpoint_every may change)",
+                "run keeps its config (only updates, device, checkpoint_every, vector and env_timeout may change)",
                 key,
             )
     return config
@@ -257,6 +263,8 @@ class _Paths:
             remove_stale_temporaries(directory)
             with contextlib.suppress(OSError):  # not empty: something that is not ours stays, with its directory
                 directory.rmdir()
+        (root / CURVES_NAME).unlink(missing_ok=True)
+        remove_stale_temporaries(root)
         with contextlib.suppress(OSError):
             root.rmdir()
 
@@ -387,7 +395,7 @@ def train(
     paths.make_directories()
     try:
         with RunLock(paths.out, error=ConfigError):
-            agent_directories = sorted((paths.out / AGENTS_DIRECTORY).glob("agent-*"))
+            agent_directories = [paths.out / AGENTS_DIRECTORY, *sorted((paths.out / AGENTS_DIRECTORY).glob("agent-*"))]
             for directory in {paths.out, *(() if paths.log is None else (paths.log.parent,)), *agent_directories}:
                 remove_stale_temporaries(directory)
             if checkpoint is not None:
@@ -558,6 +566,7 @@ class _Run:
             for agent, path in enumerate(paths.agent_logs(_agent_count(self.algorithm)))
         ]
         self.agent_results: list[EvalResult] = []
+        self.summarized_at = -1  # the evaluation summary.json holds
         self.sinks: list[Callback] = []
         self.stop = _StopRequest()
 
@@ -642,8 +651,10 @@ class _Run:
         self.log = self._resume_log(checkpoint, done)
         self.agent_logs = [self._resume_agent_log(log, done) for log in self.agent_logs]
         if budget != stored_budget:
-            self.log.note(f"resumed at update {done} with the budget {stored_budget} raised to {budget}")
-            self.log.config = _config_data(config)
+            change = "raised" if budget > stored_budget else "lowered"
+            for log in (self.log, *self.agent_logs):
+                log.note(f"resumed at update {done} with the budget {stored_budget} {change} to {budget}")
+                log.config = _config_data(config)
         if self.best_at == done and not _holds_update(self.paths.best, done):
             # Killed between the checkpoint and best.pt: the checkpoint is the best state, so it is written again.
             self._save_best()
@@ -873,8 +884,9 @@ class _Run:
             elif log.path is not None:
                 log.write()
             write_progress_csv(log.snapshot(), progress)
-        if self.agent_results:
+        if self.agent_results and self.summarized_at != self.evaluated_at:  # once per evaluation: a bootstrap
             write_agents_summary(self.paths.summary, self.config, self.agent_results, update=self.evaluated_at)
+            self.summarized_at = self.evaluated_at
         if finished:
             self.log.finish()
         elif self.log.path is not None:
@@ -921,8 +933,12 @@ class _Run:
     def _curve(self) -> Path | None:
         if not self.log.evaluations:
             return None
-        for log, curve in zip(self.agent_logs, self.paths.agent_curves(len(self.agent_logs)), strict=True):
-            plot_curve(log.snapshot(), curve)
+        if self.agent_logs:
+            snapshots = [log.snapshot() for log in self.agent_logs]
+            if len(snapshots) <= AGENT_CURVES_UP_TO:
+                for snapshot, curve in zip(snapshots, self.paths.agent_curves(len(snapshots)), strict=True):
+                    plot_curve(snapshot, curve)
+            plot_curves(snapshots, self.paths.out / AGENTS_DIRECTORY / CURVES_NAME)
         return plot_curve(self.log.snapshot(), self.paths.curve)
 
     def _interrupted(self, number: int, *, saved_now: bool) -> RunInterrupted:

@@ -69,8 +69,9 @@ def iqm_interval(
 
 def write_agents_summary(path: Path, config: AlgoConfig, results: Sequence[EvalResult], *, update: int) -> Path:
     """Write ``summary.json`` atomically: the agents' greedy evaluation at ``update`` (per agent: seed, swept
-    values, mean, std, returns) and the interquartile mean over agents of their mean returns with its 95%
-    bootstrap interval, and how many reached ``target_return``.
+    values, mean, std, returns), the interquartile mean over agents of their mean returns with its 95% bootstrap
+    interval, how many reached ``target_return``, and, for a sweep, the same statistic for each point of the grid
+    over its own agents (``per_point``).
 
     Raises:
         RunLogError: the file cannot be written.
@@ -87,6 +88,20 @@ def write_agents_summary(path: Path, config: AlgoConfig, results: Sequence[EvalR
         entry.update(mean=result.mean, std=result.std, returns=list(result.returns))
         agents_values.append(entry)
     target = config.target_return
+    points: list[dict[str, Any]] = []
+    if sweep:  # the grid's points: each one's agents (seeds) and their statistic
+        values = {name: config.agent_values(name) for name in sweep}  # type: ignore[attr-defined]
+        groups: dict[tuple[float, ...], list[int]] = {}
+        for agent in range(len(results)):
+            groups.setdefault(tuple(values[name][agent] for name in sweep), []).append(agent)
+        for point, members in groups.items():
+            points.append(
+                {
+                    **dict(zip(sweep, point, strict=True)),
+                    "agents": members,
+                    "greedy_return": iqm_interval([means[agent] for agent in members]),
+                }
+            )
     summary: dict[str, Any] = {
         "update": update,
         "algo": config.algo,
@@ -98,6 +113,7 @@ def write_agents_summary(path: Path, config: AlgoConfig, results: Sequence[EvalR
         f"interval ({BOOTSTRAP_REPETITIONS} resamples, rliable)",
         "target_return": target,
         "reached_target": None if target is None else sum(1 for mean in means if mean >= target),
+        "per_point": points,
         "per_agent": agents_values,
     }
     text = json.dumps(summary, indent=2, allow_nan=False, default=_plain)

@@ -27,8 +27,6 @@ import math
 import warnings
 from typing import Any, NamedTuple
 
-import gymnasium
-import numpy as np
 import torch
 from gymnasium.vector import VectorEnv
 from torch import Tensor, nn
@@ -38,7 +36,6 @@ from typedrl.algos.ppo import _actor_critic, explained_variance
 from typedrl.collect import PolicyStep, RolloutCollector
 from typedrl.collect_tensor import TensorRolloutCollector
 from typedrl.config import PPOConfig, SweepField
-from typedrl.envs.classic import TensorVectorEnv
 from typedrl.errors import ConfigError, InputError, RolloutError, TrainingError
 from typedrl.evaluation import EvalResult
 from typedrl.policies import ActorCritic
@@ -452,11 +449,11 @@ class BatchedPPO:
 
     @torch.no_grad()
     def evaluate_agents(self, *, episodes: int, seed: int, max_steps: int) -> list[EvalResult]:
-        """Every agent's greedy evaluation: ``episodes`` episodes each (environment seeds ``seed … seed +
-        episodes − 1``, the same for every agent), at most ``max_steps`` steps; one :class:`EvalResult` per agent.
-
-        With the tensor backend all ``K·episodes`` episodes run as one batch on the device; with Gymnasium, each
-        agent is evaluated by :func:`typedrl.evaluate`.
+        """Every agent's greedy evaluation, ``episodes`` episodes each (the same episodes for every agent), at most
+        ``max_steps`` steps; one :class:`EvalResult` per agent. As ``typedrl eval RUN --agent K`` evaluates agent
+        ``K``: with Gymnasium, :func:`typedrl.evaluate` (episode ``i`` seeded ``seed + i``); with the tensor backend,
+        :func:`typedrl.evaluation.evaluate_tensor_envs`, all ``K·episodes`` episodes in one batch on the device
+        (the initial states drawn from ``seed``).
         """
         if self.config.env_backend != "torch":
             from typedrl.evaluation import evaluate
@@ -472,44 +469,23 @@ class BatchedPPO:
                 )
                 for agent in range(self.agents)
             ]
+        from typedrl.evaluation import evaluate_tensor_envs
+
         agents = self.agents
-        env, _ = tensor_training_env(
-            self.config.env_id, agents * episodes, device=self.device, autoreset_mode="NextStep"
+
+        def greedy_outputs(observations: Tensor) -> Tensor:
+            scores: Tensor = self.model(observations, frozen=True)[0]
+            return scores
+
+        return evaluate_tensor_envs(
+            greedy_outputs,
+            self.config.env_id,
+            agents=agents,
+            episodes=episodes,
+            base_seed=seed,
+            max_steps=max_steps,
+            device=self.device,
         )
-        try:
-            observations, _ = env.reset(seed=seed)
-            # The same episodes for every agent: agent k's rows start in agent 0's initial states.
-            base = env.unwrapped
-            assert isinstance(base, TensorVectorEnv)
-            base.state = base.state[:episodes].repeat(agents, 1)
-            observations = observations[:episodes].repeat(agents, *([1] * (observations.dim() - 1)))
-            totals = torch.zeros(agents * episodes, dtype=torch.float64, device=self.device)
-            lengths = torch.zeros(agents * episodes, dtype=torch.int64, device=self.device)
-            running = torch.ones(agents * episodes, dtype=torch.bool, device=self.device)
-            space = env.single_action_space
-            for step in range(max_steps):
-                outputs, _ = self.model(observations.reshape(agents, episodes, -1), frozen=True)
-                if self.model.action_kind == "discrete":
-                    actions = outputs.argmax(-1).reshape(-1)
-                else:
-                    assert isinstance(space, gymnasium.spaces.Box)
-                    low = torch.as_tensor(np.asarray(space.low), device=self.device)
-                    high = torch.as_tensor(np.asarray(space.high), device=self.device)
-                    actions = torch.clamp(outputs.reshape(agents * episodes, *self.model.action_shape), low, high)
-                observations, rewards, terminated, truncated, _ = env.step(actions)
-                totals += torch.where(running, rewards.to(totals.dtype), 0.0)
-                lengths += running.to(torch.int64)
-                running &= ~(terminated | truncated)
-                if step % 16 == 15 and not bool(running.any()):
-                    break
-        finally:
-            env.close()
-        values, counts = totals.reshape(agents, episodes).tolist(), lengths.reshape(agents, episodes).tolist()
-        capped = running.reshape(agents, episodes).tolist()
-        return [
-            EvalResult(returns=tuple(values[agent]), lengths=tuple(counts[agent]), capped=tuple(capped[agent]))
-            for agent in range(agents)
-        ]
 
 
 def _take_rows(tensor: Tensor, order: Tensor) -> Tensor:

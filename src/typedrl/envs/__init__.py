@@ -26,12 +26,13 @@ import importlib
 import math
 import multiprocessing
 import re
+import signal
 import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import CodeType
-from typing import Any, Literal, TypeVar, Unpack
+from typing import Any, Literal, TypeVar, Unpack, cast
 
 import gymnasium as gym
 import numpy as np
@@ -385,6 +386,7 @@ def make_env(
             num_envs,
             vectorization_mode="async",
             vector_kwargs=vector_kwargs,
+            wrappers=[cast(Any, _worker_ignores_interrupts)],  # Gymnasium types wrappers as Env -> Wrapper
             **{"disable_env_checker": True, **kwargs},
         )
         return CheckedVectorEnv(env, seed=seed, timeout=timeout, **options)
@@ -402,6 +404,15 @@ def make_env(
             **{"disable_env_checker": True, **kwargs},
         )
     return CheckedVectorEnv(env, seed=seed, **options)
+
+
+def _worker_ignores_interrupts(env: gym.Env[Any, Any]) -> gym.Env[Any, Any]:
+    """Applied in each ``AsyncVectorEnv`` worker as it builds its environment: the worker ignores SIGINT. A
+    terminal's Ctrl-C reaches the whole process group, workers included; the trainer decides what it means (finish
+    the update, save, stop) and closes the workers itself, which a worker dying of the same Ctrl-C would
+    pre-empt. SIGTERM still ends a worker (closing a hung one sends it)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return env
 
 
 def _worker_detail(workers: AsyncVectorEnv, *, hung: bool, timeout: float | None) -> tuple[int | None, str]:
