@@ -260,8 +260,8 @@ def test_an_observation_on_another_device_is_refused() -> None:
         ),
         (
             "CartPole-v1",
-            np.array([0, 1, 1, 0]),
-            "CartPole-v1 step 3: action is an int64 array of shape (4,); expected a torch.Tensor",
+            np.array([0, 1, 0, 2]),  # numpy actions are moved to the device, then checked as tensors are
+            "CartPole-v1 step 3, env 3: action is 2; expected an action in Discrete(2)",
         ),
         (
             "Pendulum-v1",
@@ -282,6 +282,14 @@ def test_a_bad_action_is_refused_before_the_env_steps(env_id: str, action: Any, 
     assert (violation.call, violation.step) == ("action", 3)
     assert tap.steps == 2  # the inner env never saw step 3
     assert len(tap.sent) == 2
+
+
+def test_valid_numpy_actions_are_taken() -> None:
+    env = CheckedTensorVectorEnv(make_tensor_env("CartPole-v1", 4), env_id="CartPole-v1")
+    env.reset(seed=0)
+    observations, *_ = env.step(np.array([0, 1, 1, 0]))
+    assert isinstance(observations, torch.Tensor)
+    assert env.steps == 1
 
 
 def test_a_numpy_observation_from_reset_is_refused() -> None:

@@ -180,9 +180,12 @@ class CheckedTensorVectorEnv(VectorWrapper):
         self._report_reset(result)
         raise self._unexplained("reset", self.steps, result)
 
-    def step(self, actions: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]:
-        """Check ``actions``, step, and check the result."""
+    def step(self, actions: Tensor | np.ndarray) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]:
+        """Check ``actions``, step, and check the result. A numpy array of actions is moved to the env's device
+        first, as the tensor env itself would take it."""
         step = self.steps + 1
+        if isinstance(actions, np.ndarray):
+            actions = torch.as_tensor(actions, device=self.device)
         if not self._action_ok(actions):
             self._report_action(actions, step)
             raise self._unexplained("action", step, actions)
