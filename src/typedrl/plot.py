@@ -151,7 +151,12 @@ def _draw(axes: "Axes", log: TrainLog) -> None:
         axes.text(0.5, 0.5, "no returns recorded yet", ha="center", va="center", transform=axes.transAxes)
     axes.set_xlabel("environment steps")
     axes.set_ylabel("episode return (undiscounted)")
-    axes.set_title(f"{log.algo} on {log.env_id} (seed {log.seed})")
+    agents = log.config.get("agents", 1)
+    if isinstance(agents, int) and agents > 1:  # a run of several agents: its log pools them
+        who = f"seeds {log.seed}–{log.seed + agents - 1}, {agents} agents pooled"
+    else:
+        who = f"seed {log.seed}"
+    axes.set_title(f"{log.algo} on {log.env_id} ({who})")
     axes.grid(alpha=0.3)
     if axes.get_legend_handles_labels()[0]:
         # Outside the axes: a legend inside covers the curve wherever it climbs (CartPole's top right, the
