@@ -380,3 +380,23 @@ def test_eval_of_one_agent_reproduces_the_runs_figure_on_the_tensor_envs(tmp_pat
         )
         assert evaluated.returncode == 0, evaluated.stderr
         assert f"agent {agent}: 4 episodes: mean {means[agent]:.2f}" in evaluated.stdout
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device: torch.cuda.is_available() is False")
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
+def test_several_agents_train_and_evaluate_on_cuda(env_id: str) -> None:
+    # Everything on the device: the tensor envs, the collector, the stacked networks and Adam, the evaluation.
+    config = build(PPOConfig, [("test", {"env_id": env_id, "agents": 4, "env_backend": "torch", "device": "cuda"})])
+    config = config.model_copy(update={"num_envs": 8, "horizon": 16, "updates": 3})
+    batched = BatchedPPO(config)
+    try:
+        assert batched.model.flat.is_cuda
+        stats = batched.update()
+        assert len(stats.agents) == 4
+        assert stats.env_steps == 4 * 8 * 16
+        results = batched.evaluate_agents(episodes=3, seed=1000, max_steps=50)
+        assert len(results) == 4
+        assert all(len(result.returns) == 3 for result in results)
+    finally:
+        batched.close()
