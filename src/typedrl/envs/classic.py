@@ -201,8 +201,12 @@ class TensorVectorEnv(VectorEnv[Tensor, Tensor, Tensor], ABC):
         self._autoreset = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
         self._pending: Tensor | None = None  # DISABLED: the batch of the last step, not yet used by a reset
         self._needs_reset = True
+        self._prepare()
 
     # -- the task: each subclass ------------------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        """Make the task's constant tensors on ``device`` in ``dtype`` (called at the end of ``__init__``)."""
 
     @abstractmethod
     def _observation_space(self) -> spaces.Box:
@@ -442,18 +446,7 @@ class CartPoleTensorEnv(TensorVectorEnv):
     _random_size = 4
     _discrete = True
 
-    def __init__(
-        self,
-        num_envs: int,
-        *,
-        device: str | torch.device = "cpu",
-        dtype: torch.dtype = torch.float32,
-        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-        max_episode_steps: int | None = None,
-    ) -> None:
-        super().__init__(
-            num_envs, device=device, dtype=dtype, autoreset_mode=autoreset_mode, max_episode_steps=max_episode_steps
-        )
+    def _prepare(self) -> None:
         self._force_right = self._constant(_FORCE_MAG)
         self._force_left = self._constant(-_FORCE_MAG)
 
@@ -556,19 +549,8 @@ class AcrobotTensorEnv(TensorVectorEnv):
     _random_size = 4
     _discrete = True
 
-    def __init__(
-        self,
-        num_envs: int,
-        *,
-        device: str | torch.device = "cpu",
-        dtype: torch.dtype = torch.float32,
-        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-        max_episode_steps: int | None = None,
-    ) -> None:
-        super().__init__(
-            num_envs, device=device, dtype=dtype, autoreset_mode=autoreset_mode, max_episode_steps=max_episode_steps
-        )
-        self._max_velocity = torch.tensor([_MAX_VEL_1, _MAX_VEL_2], dtype=dtype, device=self.device)
+    def _prepare(self) -> None:
+        self._max_velocity = torch.tensor([_MAX_VEL_1, _MAX_VEL_2], dtype=self.dtype, device=self.device)
 
     def _observation_space(self) -> spaces.Box:
         high = np.array([1.0, 1.0, 1.0, 1.0, _MAX_VEL_1, _MAX_VEL_2], dtype=np.float32)
