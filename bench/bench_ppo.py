@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import _results
-import numpy as np
 import torch
 from torch import nn
 
@@ -169,17 +168,9 @@ def iqm_interval(values: Sequence[float], *, repetitions: int) -> dict[str, floa
     value, or where rliable is not installed: a smoke run in CI)."""
     if len(values) < 2 or importlib.util.find_spec("rliable") is None:
         return None
-    from rliable import library, metrics
+    from typedrl.summary import iqm_interval as library_iqm_interval  # the statistic summary.json reports
 
-    scores = {"run": np.asarray(values, dtype=np.float64).reshape(-1, 1)}
-    estimates, intervals = library.get_interval_estimates(
-        scores, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=repetitions
-    )
-    return {
-        "iqm": float(estimates["run"][0]),
-        "low": float(intervals["run"][0, 0]),
-        "high": float(intervals["run"][1, 0]),
-    }
+    return library_iqm_interval(values, repetitions=repetitions)
 
 
 def _median(values: list[float]) -> float | None:
