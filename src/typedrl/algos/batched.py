@@ -342,46 +342,47 @@ class BatchedPPO:
         totals = torch.zeros(5, agents, device=self.device)
         counts = torch.zeros(agents, device=self.device)
         all_active, everyone_stopped = True, False
-        for epoch in range(config.epochs):
-            if watch_kl or epoch == config.epochs - 1:
-                keep = (~active).to(totals.dtype)  # stopped agents keep the sums of their last pass
-                totals.mul_(keep)
-                counts.mul_(keep)
-            steps_in_epoch = torch.zeros(agents, dtype=torch.bool, device=self.device)
-            shuffled = batch
-            if count > 1:
-                order = torch.rand(agents, rows, generator=self.shuffling, device=self.device).argsort(dim=1)
-                shuffled = {name: _take_rows(tensor, order) for name, tensor in batch.items()}
-            for start, stop in itertools.pairwise(bounds):
-                minibatch = {name: tensor[:, start:stop] for name, tensor in shuffled.items()}
-                terms = self._losses(minibatch, clip)
-                if watch_kl:
-                    stopping = active & (terms.approx_kl > kl_limit)
-                    if bool(stopping.any()):  # SB3's rule, per agent: this minibatch takes no step, epochs end
-                        partial |= stopping & steps_in_epoch
-                        active &= ~stopping
-                        all_active = False
-                        if not bool(active.any()):
-                            everyone_stopped = True
-                            break
-                self.model.flat_grad.zero_()
-                with warnings.catch_warnings():
-                    # The gradients are strided views of the flat buffer, by design: autograd's note says so.
-                    warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout")
-                    terms.loss.sum().backward()  # type: ignore[no-untyped-call]
-                norms = self.optimizer.clip_and_measure()
-                finite = torch.isfinite(norms) | ~active
-                if not bool(finite.all()):
-                    _raise_not_finite(update, terms, norms, finite)
-                self.optimizer.step(active=None if all_active else active)
-                steps_in_epoch |= active
+        # The gradients are strided views of the flat buffer, by design: autograd's note about it is silenced for the
+        # update's backward passes (one filter per update, not per minibatch).
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout")
+            for epoch in range(config.epochs):
                 if watch_kl or epoch == config.epochs - 1:
-                    weight = active.to(totals.dtype)
-                    totals += torch.stack(terms[1:]).detach() * weight
-                    counts += weight
-            if everyone_stopped:
-                break
-            epochs_done += active.to(torch.int64)
+                    keep = (~active).to(totals.dtype)  # stopped agents keep the sums of their last pass
+                    totals.mul_(keep)
+                    counts.mul_(keep)
+                steps_in_epoch = torch.zeros(agents, dtype=torch.bool, device=self.device)
+                shuffled = batch
+                if count > 1:
+                    order = torch.rand(agents, rows, generator=self.shuffling, device=self.device).argsort(dim=1)
+                    shuffled = {name: _take_rows(tensor, order) for name, tensor in batch.items()}
+                for start, stop in itertools.pairwise(bounds):
+                    minibatch = {name: tensor[:, start:stop] for name, tensor in shuffled.items()}
+                    terms = self._losses(minibatch, clip)
+                    if watch_kl:
+                        stopping = active & (terms.approx_kl > kl_limit)
+                        if bool(stopping.any()):  # SB3's rule, per agent: this minibatch takes no step, epochs end
+                            partial |= stopping & steps_in_epoch
+                            active &= ~stopping
+                            all_active = False
+                            if not bool(active.any()):
+                                everyone_stopped = True
+                                break
+                    self.model.flat_grad.zero_()
+                    terms.loss.sum().backward()  # type: ignore[no-untyped-call]
+                    norms = self.optimizer.clip_and_measure()
+                    finite = torch.isfinite(norms) | ~active
+                    if not bool(finite.all()):
+                        _raise_not_finite(update, terms, norms, finite)
+                    self.optimizer.step(active=None if all_active else active)
+                    steps_in_epoch |= active
+                    if watch_kl or epoch == config.epochs - 1:
+                        weight = active.to(totals.dtype)
+                        totals += torch.stack(terms[1:]).detach() * weight
+                        counts += weight
+                if everyone_stopped:
+                    break
+                epochs_done += active.to(torch.int64)
         means = (totals / counts.clamp(min=1.0)).cpu().tolist()
         epochs = (epochs_done + partial.to(torch.int64)).tolist()
         self.updates_done = update
